@@ -1,0 +1,273 @@
+//! The explicit autograd tape: every primitive records one node (its input ids and what
+//! its backward needs); `backward` walks the nodes once in reverse. Knows primitives
+//! only through the `Backward` trait; knows nothing of layers or models.
+
+use crate::tensor::{Pool, Shape, Tensor};
+use anyhow::{bail, Result};
+
+/// A value recorded on a tape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Var(usize);
+
+impl Var {
+    /// Position on the tape.
+    pub fn index(self) -> usize {
+        self.0
+    }
+}
+
+enum Slot<'p> {
+    Owned(Tensor),
+    Borrowed(&'p Tensor),
+}
+
+/// The backward rule of one recorded primitive.
+pub trait Backward: Send {
+    /// Reads `cx.grad_out()` and the saved inputs, and accumulates input gradients.
+    fn backward(&self, cx: &mut BackwardCx) -> Result<()>;
+    /// Primitive name, for error messages.
+    fn name(&self) -> &'static str;
+}
+
+struct Node {
+    out: Var,
+    rule: Box<dyn Backward>,
+}
+
+/// Records a computation. Parameters are borrowed for the tape's lifetime `'p`;
+/// everything else the tape owns and releases to its pool when dropped.
+pub struct Tape<'p> {
+    values: Vec<Slot<'p>>,
+    needs_grad: Vec<bool>,
+    nodes: Vec<Node>,
+    pool: Pool,
+    recording: bool,
+}
+
+impl<'p> Tape<'p> {
+    /// A tape that records backward nodes, allocating from `pool`.
+    pub fn new(pool: &Pool) -> Self {
+        Tape {
+            values: Vec::new(),
+            needs_grad: Vec::new(),
+            nodes: Vec::new(),
+            pool: pool.clone(),
+            recording: true,
+        }
+    }
+
+    /// A tape for inference: values are kept, no backward node is ever recorded.
+    pub fn inference(pool: &Pool) -> Self {
+        Tape {
+            recording: false,
+            ..Tape::new(pool)
+        }
+    }
+
+    /// Whether backward nodes are recorded.
+    pub fn is_recording(&self) -> bool {
+        self.recording
+    }
+
+    /// The pool new values are allocated from.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// A constant input (data, labels as floats): no gradient is computed for it.
+    pub fn constant(&mut self, t: Tensor) -> Var {
+        self.values.push(Slot::Owned(t));
+        self.needs_grad.push(false);
+        Var(self.values.len() - 1)
+    }
+
+    /// An owned input whose gradient is wanted.
+    pub fn input(&mut self, t: Tensor) -> Var {
+        self.values.push(Slot::Owned(t));
+        self.needs_grad.push(self.recording);
+        Var(self.values.len() - 1)
+    }
+
+    /// A borrowed parameter whose gradient is wanted.
+    pub fn param(&mut self, t: &'p Tensor) -> Var {
+        self.values.push(Slot::Borrowed(t));
+        self.needs_grad.push(self.recording);
+        Var(self.values.len() - 1)
+    }
+
+    /// The value of `v`.
+    pub fn value(&self, v: Var) -> &Tensor {
+        match &self.values[v.0] {
+            Slot::Owned(t) => t,
+            Slot::Borrowed(t) => t,
+        }
+    }
+
+    /// The shape of `v`.
+    pub fn shape(&self, v: Var) -> Shape {
+        self.value(v).shape()
+    }
+
+    /// Whether a gradient flows to `v`.
+    pub fn needs_grad(&self, v: Var) -> bool {
+        self.needs_grad[v.0]
+    }
+
+    /// Records the output of a primitive. The node is kept only when recording and some
+    /// input needs a gradient; otherwise the rule is dropped at once.
+    pub fn push(&mut self, out: Tensor, inputs: &[Var], rule: impl Backward + 'static) -> Var {
+        let needs = self.recording && inputs.iter().any(|v| self.needs_grad[v.0]);
+        self.values.push(Slot::Owned(out));
+        self.needs_grad.push(needs);
+        let v = Var(self.values.len() - 1);
+        if needs {
+            self.nodes.push(Node {
+                out: v,
+                rule: Box::new(rule),
+            });
+        }
+        v
+    }
+
+    /// Takes an owned value out of the tape (e.g. a loss to log); the slot keeps a copy
+    /// of its shape only and must not be read again.
+    pub fn take(&mut self, v: Var) -> Tensor {
+        match std::mem::replace(&mut self.values[v.0], Slot::Owned(Tensor::zeros([0]))) {
+            Slot::Owned(t) => t,
+            Slot::Borrowed(t) => t.copy_in(&self.pool),
+        }
+    }
+
+    /// Number of recorded backward nodes.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Gradients of the scalar `loss` (seeded with 1) with respect to every value.
+    pub fn backward(&self, loss: Var) -> Result<Grads> {
+        let shape = self.shape(loss);
+        if shape.numel() != 1 {
+            bail!("backward: the loss must have one element, found shape {shape}");
+        }
+        let mut seed = Tensor::uninit_in(&self.pool, shape);
+        seed.data_mut()[0] = 1.0;
+        self.backward_with(loss, seed)
+    }
+
+    /// Gradients of Σ seed ⊙ out with respect to every value.
+    pub fn backward_with(&self, out: Var, seed: Tensor) -> Result<Grads> {
+        if seed.shape() != self.shape(out) {
+            bail!(
+                "backward: seed gradient has shape {}, output has {}",
+                seed.shape(),
+                self.shape(out)
+            );
+        }
+        let mut grads = Grads {
+            slots: (0..self.values.len()).map(|_| None).collect(),
+        };
+        grads.slots[out.0] = Some(seed);
+        for node in self.nodes.iter().rev().filter(|n| n.out.0 <= out.0) {
+            let Some(gy) = grads.slots[node.out.0].take() else {
+                continue;
+            };
+            let mut cx = BackwardCx {
+                tape: self,
+                grads: &mut grads,
+                gy,
+                out: node.out,
+            };
+            node.rule
+                .backward(&mut cx)
+                .map_err(|e| e.context(format!("backward of {}", node.rule.name())))?;
+        }
+        Ok(grads)
+    }
+}
+
+/// What a backward rule sees: the forward values, the output gradient and the store.
+pub struct BackwardCx<'a, 'p> {
+    tape: &'a Tape<'p>,
+    grads: &'a mut Grads,
+    gy: Tensor,
+    out: Var,
+}
+
+impl BackwardCx<'_, '_> {
+    /// Gradient of the loss with respect to this node's output.
+    pub fn grad_out(&self) -> &Tensor {
+        &self.gy
+    }
+
+    /// Takes the output gradient (to reuse its buffer in place).
+    pub fn take_grad_out(&mut self) -> Tensor {
+        std::mem::replace(&mut self.gy, Tensor::zeros([0]))
+    }
+
+    /// The forward value of `v`.
+    pub fn value(&self, v: Var) -> &Tensor {
+        self.tape.value(v)
+    }
+
+    /// This node's forward output.
+    pub fn output(&self) -> &Tensor {
+        self.tape.value(self.out)
+    }
+
+    /// Whether `v` wants a gradient (skip the work when it does not).
+    pub fn needs_grad(&self, v: Var) -> bool {
+        self.tape.needs_grad(v)
+    }
+
+    /// The pool to allocate gradient buffers from.
+    pub fn pool(&self) -> &Pool {
+        self.tape.pool()
+    }
+
+    /// Adds `g` to the gradient of `v` (a value used twice gets both contributions).
+    pub fn accumulate(&mut self, v: Var, g: Tensor) -> Result<()> {
+        if !self.tape.needs_grad(v) {
+            return Ok(());
+        }
+        let want = self.tape.shape(v);
+        if g.shape() != want {
+            bail!(
+                "gradient of shape {} for a value of shape {want}",
+                g.shape()
+            );
+        }
+        self.grads.accumulate(v, g);
+        Ok(())
+    }
+}
+
+/// Gradients by tape position.
+pub struct Grads {
+    slots: Vec<Option<Tensor>>,
+}
+
+impl Grads {
+    /// The gradient of `v`, if any flowed to it.
+    pub fn get(&self, v: Var) -> Option<&Tensor> {
+        self.slots.get(v.0).and_then(|s| s.as_ref())
+    }
+
+    /// Takes the gradient of `v` out of the store.
+    pub fn take(&mut self, v: Var) -> Option<Tensor> {
+        self.slots.get_mut(v.0).and_then(|s| s.take())
+    }
+
+    fn accumulate(&mut self, v: Var, g: Tensor) {
+        match &mut self.slots[v.0] {
+            Some(acc) => {
+                for (a, b) in acc.data_mut().iter_mut().zip(g.data()) {
+                    *a += *b;
+                }
+            }
+            slot @ None => *slot = Some(g),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,4 @@
+//! CPU kernels (rayon), one file per primitive, each with a naive reference beside the
+//! fast version where the fast version is not itself the naive loop.
+
+pub mod arith;

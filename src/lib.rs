@@ -1,0 +1,11 @@
+//! dcc: Deep Compact Clustering for galaxy-cluster maps — an engine that owns its tensor
+//! runtime (CPU kernels with rayon; CUDA through NVRTC to come), an explicit autograd
+//! tape, the DCC loss, the synthetic SIDM simulator and the σ/m inference with its
+//! latent-space trust test.
+
+pub mod autograd;
+pub mod cpu;
+pub mod ops;
+pub mod tensor;
+#[doc(hidden)]
+pub mod testing;

@@ -1,0 +1,4 @@
+//! Primitives: one file per primitive with its shape checks, device dispatch and
+//! backward rule. Composite layers live in `nn` and get gradients for free.
+
+pub mod arith;
