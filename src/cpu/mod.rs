@@ -2,3 +2,4 @@
 //! fast version where the fast version is not itself the naive loop.
 
 pub mod arith;
+pub mod gemm;
