@@ -4,7 +4,10 @@
 //! latent-space trust test.
 
 pub mod autograd;
+pub mod bench;
 pub mod cpu;
+pub mod data;
+pub mod nn;
 pub mod ops;
 pub mod tensor;
 #[doc(hidden)]

@@ -4,6 +4,8 @@
 
 use crate::tensor::{Pool, Shape, Tensor};
 use anyhow::{bail, Result};
+use std::collections::BTreeMap;
+use std::time::Instant;
 
 /// A value recorded on a tape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -42,6 +44,26 @@ pub struct Tape<'p> {
     nodes: Vec<Node>,
     pool: Pool,
     recording: bool,
+    profile: Option<(Instant, Profile)>,
+}
+
+/// Seconds spent per primitive, forward and backward, with call counts.
+#[derive(Clone, Debug, Default)]
+pub struct Profile {
+    /// name → (forward seconds, backward seconds, calls).
+    pub by_op: BTreeMap<&'static str, (f64, f64, u64)>,
+}
+
+impl Profile {
+    /// Adds another profile's figures to this one.
+    pub fn merge(&mut self, other: &Profile) {
+        for (k, (f, b, n)) in &other.by_op {
+            let e = self.by_op.entry(k).or_default();
+            e.0 += f;
+            e.1 += b;
+            e.2 += n;
+        }
+    }
 }
 
 impl<'p> Tape<'p> {
@@ -53,7 +75,19 @@ impl<'p> Tape<'p> {
             nodes: Vec::new(),
             pool: pool.clone(),
             recording: true,
+            profile: None,
         }
+    }
+
+    /// Starts timing primitives: the forward time of a primitive is the time since the
+    /// previous value was recorded (so start right before the first primitive).
+    pub fn enable_profile(&mut self) {
+        self.profile = Some((Instant::now(), Profile::default()));
+    }
+
+    /// The timings so far (forward; backward after `backward` ran).
+    pub fn profile(&self) -> Option<&Profile> {
+        self.profile.as_ref().map(|p| &p.1)
     }
 
     /// A tape for inference: values are kept, no backward node is ever recorded.
@@ -116,6 +150,13 @@ impl<'p> Tape<'p> {
     /// Records the output of a primitive. The node is kept only when recording and some
     /// input needs a gradient; otherwise the rule is dropped at once.
     pub fn push(&mut self, out: Tensor, inputs: &[Var], rule: impl Backward + 'static) -> Var {
+        if let Some((last, prof)) = &mut self.profile {
+            let now = Instant::now();
+            let e = prof.by_op.entry(rule.name()).or_default();
+            e.0 += (now - *last).as_secs_f64();
+            e.2 += 1;
+            *last = now;
+        }
         let needs = self.recording && inputs.iter().any(|v| self.needs_grad[v.0]);
         self.values.push(Slot::Owned(out));
         self.needs_grad.push(needs);
@@ -144,7 +185,7 @@ impl<'p> Tape<'p> {
     }
 
     /// Gradients of the scalar `loss` (seeded with 1) with respect to every value.
-    pub fn backward(&self, loss: Var) -> Result<Grads> {
+    pub fn backward(&mut self, loss: Var) -> Result<Grads> {
         let shape = self.shape(loss);
         if shape.numel() != 1 {
             bail!("backward: the loss must have one element, found shape {shape}");
@@ -155,7 +196,7 @@ impl<'p> Tape<'p> {
     }
 
     /// Gradients of Σ seed ⊙ out with respect to every value.
-    pub fn backward_with(&self, out: Var, seed: Tensor) -> Result<Grads> {
+    pub fn backward_with(&mut self, out: Var, seed: Tensor) -> Result<Grads> {
         if seed.shape() != self.shape(out) {
             bail!(
                 "backward: seed gradient has shape {}, output has {}",
@@ -167,6 +208,7 @@ impl<'p> Tape<'p> {
             slots: (0..self.values.len()).map(|_| None).collect(),
         };
         grads.slots[out.0] = Some(seed);
+        let mut timings: Vec<(&'static str, f64)> = Vec::new();
         for node in self.nodes.iter().rev().filter(|n| n.out.0 <= out.0) {
             let Some(gy) = grads.slots[node.out.0].take() else {
                 continue;
@@ -177,9 +219,18 @@ impl<'p> Tape<'p> {
                 gy,
                 out: node.out,
             };
+            let t = self.profile.is_some().then(Instant::now);
             node.rule
                 .backward(&mut cx)
                 .map_err(|e| e.context(format!("backward of {}", node.rule.name())))?;
+            if let Some(t) = t {
+                timings.push((node.rule.name(), t.elapsed().as_secs_f64()));
+            }
+        }
+        if let Some((_, prof)) = &mut self.profile {
+            for (name, secs) in timings {
+                prof.by_op.entry(name).or_default().1 += secs;
+            }
         }
         Ok(grads)
     }

@@ -1,5 +1,8 @@
 //! Argument parsing and dispatch: one file per subcommand, each with its `Args` and `run`.
 
+pub mod bench;
+pub mod op;
+
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
@@ -19,6 +22,10 @@ pub struct Cli {
 pub enum Command {
     /// Show the compute devices this build can use.
     Devices,
+    /// Benchmarks: training throughput, primitives, the sgemm ceiling.
+    Bench(bench::Args),
+    /// Run one primitive forward and backward on .npy inputs.
+    Op(op::Args),
 }
 
 /// Runs one parsed command line.
@@ -37,5 +44,7 @@ pub fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Bench(a) => bench::run(a),
+        Command::Op(a) => op::run(a),
     }
 }

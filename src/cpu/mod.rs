@@ -3,3 +3,4 @@
 
 pub mod arith;
 pub mod gemm;
+pub mod cclp;

@@ -2,3 +2,5 @@
 //! backward rule. Composite layers live in `nn` and get gradients for free.
 
 pub mod arith;
+pub mod cclp;
+pub mod anchor;

@@ -1,0 +1,140 @@
+//! `dcc bench`: the sgemm ceiling, per-primitive throughput and training throughput,
+//! each printed beside what it is compared with.
+
+use anyhow::{bail, Result};
+use clap::{Args as ClapArgs, Subcommand};
+use dcc::bench::{gemm_ceiling, peak_rss_bytes, primitive_cases, random_tensor, time_case};
+use dcc::nn::network::Mode;
+use dcc::nn::train::Trainer;
+use dcc::nn::zoo::Arch;
+use dcc::ops;
+use dcc::tensor::{Pool, Tensor};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::time::Instant;
+
+/// `dcc bench` arguments.
+#[derive(ClapArgs)]
+pub struct Args {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Subcommand)]
+enum What {
+    /// Training steps (forward + backward + AdamW) on random inputs.
+    Train {
+        /// small or inception.
+        #[arg(long, default_value = "small")]
+        net: String,
+        /// Images per step.
+        #[arg(long, default_value_t = 120)]
+        batch: usize,
+        /// Input channels.
+        #[arg(long, default_value_t = 1)]
+        channels: usize,
+        /// Timed steps (after warm-up).
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+        /// Untimed warm-up steps.
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// Also print where the time goes, per primitive.
+        #[arg(long)]
+        profile: bool,
+    },
+    /// The sgemm ceiling, single thread and all threads.
+    Gemm,
+    /// Every primitive at the shapes the networks use, against the sgemm ceiling.
+    Ops {
+        /// Images per call.
+        #[arg(long, default_value_t = 120)]
+        batch: usize,
+    },
+}
+
+/// Runs a benchmark.
+pub fn run(args: Args) -> Result<()> {
+    match args.what {
+        What::Train { net, batch, channels, steps, warmup, profile } => {
+            train(&net, batch, channels, steps, warmup, profile)
+        }
+        What::Gemm => {
+            let (one, all) = gemm_ceiling();
+            println!("sgemm 1024³: {one:.1} GFLOP/s on 1 thread, {all:.1} GFLOP/s on {} threads",
+                     rayon::current_num_threads());
+            Ok(())
+        }
+        What::Ops { batch } => primitives(batch),
+    }
+}
+
+fn train(net: &str, batch: usize, channels: usize, steps: usize, warmup: usize, profile: bool) -> Result<()> {
+    if batch == 0 || steps == 0 {
+        bail!("--batch and --steps must be positive");
+    }
+    let arch = Arch::parse(net)?;
+    let n_sets = 4;
+    let network = arch.build([channels, 100, 100], n_sets, 0)?;
+    let flops = network.flops_per_image;
+    let nparams = network.params.numel();
+    let mut trainer = Trainer::new(network, 1e-4);
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let inputs: Vec<Tensor> = (0..2).map(|_| random_tensor(&mut rng, &[batch, channels, 100, 100])).collect();
+    let labels: Vec<Option<usize>> = (0..batch).map(|i| Some(i % n_sets)).collect();
+    let mut step = |i: usize, trainer: &mut Trainer| -> Result<f32> {
+        let mode = Mode { training: true, seed: i as u64, keep_latent: Some(2 + i % 6) };
+        let r = trainer.step(inputs[i % 2].clone(), &mode, |tape, out| {
+            ops::softmax::cross_entropy(tape, out.logits, &labels)
+        })?;
+        Ok(r.loss)
+    };
+    for i in 0..warmup.max(1) {
+        step(i, &mut trainer)?;
+    }
+    let fresh_before = trainer.pool.stats().fresh;
+    if profile {
+        trainer.profile = Some(Default::default());
+    }
+    let t = Instant::now();
+    let mut last = 0.0;
+    for i in 0..steps {
+        last = step(warmup + i, &mut trainer)?;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let fresh = trainer.pool.stats().fresh - fresh_before;
+    let ips = (batch * steps) as f64 / secs;
+    let gflops = ips * 3.0 * flops / 1e9;
+    println!("dcc bench train: net {net}, {nparams} parameters, batch {batch}, {channels}×100×100, {} threads",
+             rayon::current_num_threads());
+    println!("  {ips:.1} images/s ({:.1} ms/step, ≈{gflops:.1} GFLOP/s at 3× forward FLOPs of {:.2} MFLOP/image)",
+             1e3 * secs / steps as f64, flops / 1e6);
+    println!("  last loss {last:.4}; fresh buffer allocations over {steps} timed steps: {fresh}");
+    if let Some(b) = peak_rss_bytes() {
+        println!("  peak RSS {:.2} GiB", b as f64 / (1u64 << 30) as f64);
+    }
+    if let Some(p) = &trainer.profile {
+        let per = |s: f64| 1e3 * s / steps as f64;
+        let mut rows: Vec<_> = p.by_op.iter().collect();
+        rows.sort_by(|a, b| (b.1 .0 + b.1 .1).total_cmp(&(a.1 .0 + a.1 .1)));
+        println!("  {:<16} {:>12} {:>12} {:>8}", "primitive", "fwd ms/step", "bwd ms/step", "calls");
+        for (name, (f, b, n)) in rows {
+            println!("  {name:<16} {:>12.2} {:>12.2} {:>8}", per(*f), per(*b), n / steps as u64);
+        }
+    }
+    Ok(())
+}
+
+fn primitives(n: usize) -> Result<()> {
+    let (one, all) = gemm_ceiling();
+    println!("sgemm ceiling 1024³: {one:.1} GFLOP/s (1 thread), {all:.1} GFLOP/s ({} threads)", rayon::current_num_threads());
+    println!("{:<28} {:>10} {:>10} {:>9} {:>10} {:>9}", format!("primitive (batch {n})"), "fwd ms", "fwd GF/s", "% peak", "bwd ms", "bwd GF/s");
+    let cases = primitive_cases(n);
+    let pool = Pool::new();
+    for c in &cases {
+        let (fwd, bwd) = time_case(c, &pool, 4)?;
+        println!("{:<28} {:>10.3} {:>10.1} {:>8.1}% {:>10.3} {:>9.1}", c.name, fwd * 1e3, c.flops / fwd / 1e9,
+                 100.0 * c.flops / fwd / 1e9 / all, bwd * 1e3, 2.0 * c.flops / bwd / 1e9);
+    }
+    Ok(())
+}
