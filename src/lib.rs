@@ -6,6 +6,7 @@
 pub mod autograd;
 pub mod bench;
 pub mod cpu;
+pub mod dcc;
 pub mod data;
 pub mod nn;
 pub mod ops;

@@ -1,0 +1,125 @@
+//! Nearest-neighbour distance score (our addition to the paper's overlap test): for each
+//! test latent, the distance to its k-th nearest training latent, compared with the
+//! same statistic inside the training data (its 95th percentile). Pairwise distances are
+//! computed block by block through sgemm (‖a‖² + ‖b‖² − 2a·b) and reduced to a running
+//! top-k per row, so no N×M matrix ever exists.
+
+use crate::cpu::gemm::{sgemm, Operand, Par};
+use anyhow::{bail, Result};
+use rayon::prelude::*;
+
+/// Test rows per block.
+const ROWS: usize = 64;
+/// Training rows per block (ROWS × COLS floats ≈ 512 KiB of distances).
+const COLS: usize = 2048;
+
+fn norms(x: &[f32], d: usize) -> Vec<f32> {
+    x.chunks(d).map(|r| r.iter().map(|v| v * v).sum()).collect()
+}
+
+/// Distance from every query row to its k-th nearest reference row (rows of width `d`).
+/// `skip_self` drops one zero-distance match per row (queries = references).
+pub fn kth_distances(queries: &[f32], refs: &[f32], d: usize, k: usize, skip_self: bool) -> Result<Vec<f32>> {
+    if d == 0 || queries.len() % d != 0 || refs.len() % d != 0 {
+        bail!("knn: arrays of {} and {} values are not rows of width {d}", queries.len(), refs.len());
+    }
+    let m = refs.len() / d;
+    let need = k + usize::from(skip_self);
+    if k == 0 || m < need {
+        bail!("knn: k = {k} needs at least {need} reference latents, found {m}");
+    }
+    let (qn, rn) = (norms(queries, d), norms(refs, d));
+    let out: Vec<Vec<f32>> = queries
+        .par_chunks(ROWS * d)
+        .zip(qn.par_chunks(ROWS))
+        .map(|(qb, qnb)| {
+            let rows = qnb.len();
+            let mut best = vec![f32::INFINITY; rows * need];
+            let mut dots = vec![0.0f32; rows * COLS];
+            for (rb, rnb) in refs.chunks(COLS * d).zip(rn.chunks(COLS)) {
+                let cols = rnb.len();
+                sgemm(rows, cols, d, Operand::new(qb, d), Operand::t(rb, d), &mut dots, COLS, false, Par::Seq);
+                for i in 0..rows {
+                    let top = &mut best[i * need..(i + 1) * need];
+                    for j in 0..cols {
+                        let d2 = (qnb[i] + rnb[j] - 2.0 * dots[i * COLS + j]).max(0.0);
+                        if d2 < top[need - 1] {
+                            let mut p = need - 1;
+                            while p > 0 && top[p - 1] > d2 {
+                                top[p] = top[p - 1];
+                                p -= 1;
+                            }
+                            top[p] = d2;
+                        }
+                    }
+                }
+            }
+            best.chunks(need).map(|t| t[need - 1].sqrt()).collect()
+        })
+        .collect();
+    Ok(out.concat())
+}
+
+/// The training reference statistic: the 95th percentile of each training latent's
+/// distance to its k-th nearest other training latent.
+pub fn training_threshold(train: &[f32], d: usize, k: usize) -> Result<f32> {
+    let mut inside = kth_distances(train, train, d, k, true)?;
+    inside.sort_by(f32::total_cmp);
+    let idx = ((inside.len() - 1) as f64 * 0.95).round() as usize;
+    Ok(inside[idx])
+}
+
+/// Naive reference of `kth_distances` (full sort per row), for tests.
+pub fn kth_distances_reference(queries: &[f32], refs: &[f32], d: usize, k: usize, skip_self: bool) -> Vec<f32> {
+    queries
+        .chunks(d)
+        .map(|q| {
+            let mut ds: Vec<f64> = refs
+                .chunks(d)
+                .map(|r| q.iter().zip(r).map(|(a, b)| (*a as f64 - *b as f64).powi(2)).sum::<f64>().sqrt())
+                .collect();
+            ds.sort_by(f64::total_cmp);
+            ds[k - 1 + usize::from(skip_self)] as f32
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::seed_values;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(10))]
+        #[test]
+        fn blocked_knn_matches_full_sort(nq in 1usize..150, nr in 12usize..2500, d in 1usize..8, k in 1usize..10) {
+            let q = seed_values(nq * d, 5);
+            let r = seed_values(nr * d, 9);
+            let fast = kth_distances(&q, &r, d, k, false).unwrap();
+            let slow = kth_distances_reference(&q, &r, d, k, false);
+            for (a, b) in fast.iter().zip(&slow) {
+                prop_assert!((a - b).abs() < 2e-3 * (1.0 + b), "{a} vs {b}");
+            }
+            let fast = kth_distances(&r, &r, d, k, true).unwrap();
+            let slow = kth_distances_reference(&r, &r, d, k, true);
+            for (a, b) in fast.iter().zip(&slow) {
+                prop_assert!((a - b).abs() < 2e-3 * (1.0 + b), "{a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn far_points_score_above_the_training_threshold() {
+        let train = seed_values(400 * 3, 1);
+        let thr = training_threshold(&train, 3, 5).unwrap();
+        let far = kth_distances(&[5.0, 5.0, 5.0], &train, 3, 5, false).unwrap()[0];
+        let near = kth_distances(&[0.0, 0.0, 0.0], &train, 3, 5, false).unwrap()[0];
+        assert!(far > 3.0 * thr && near < thr, "far {far} near {near} thr {thr}");
+    }
+
+    #[test]
+    fn too_few_references_are_an_error() {
+        assert!(kth_distances(&[0.0], &[1.0, 2.0], 1, 2, true).is_err());
+    }
+}

@@ -1,0 +1,8 @@
+//! Deep Compact Clustering: the σ/m labels, the DCC loss terms' numerics, the σ/m
+//! posterior and the trust tests (overlap, nearest-neighbour distance).
+
+pub mod kde;
+pub mod knn;
+pub mod labels;
+pub mod overlap;
+pub mod posterior;
