@@ -2,4 +2,5 @@
 //! fast version where the fast version is not itself the naive loop.
 
 pub mod arith;
+pub mod conv2d;
 pub mod gemm;

@@ -2,3 +2,4 @@
 //! backward rule. Composite layers live in `nn` and get gradients for free.
 
 pub mod arith;
+pub mod conv2d;
