@@ -4,3 +4,4 @@
 pub mod arith;
 pub mod conv2d;
 pub mod gemm;
+pub mod pool2d;

@@ -3,3 +3,4 @@
 
 pub mod arith;
 pub mod conv2d;
+pub mod maxpool;
