@@ -2,5 +2,7 @@
 //! fast version where the fast version is not itself the naive loop.
 
 pub mod arith;
-pub mod gemm;
 pub mod cclp;
+pub mod conv2d;
+pub mod gemm;
+pub mod pool2d;

@@ -1,0 +1,476 @@
+//! CPU kernels of 2-D convolution (NCHW input, O×I×kH×kW weights, stride, zero or
+//! replicate padding): forward, backward-input, backward-weight, backward-bias.
+//!
+//! Versions, each kept because it measured faster on its shapes:
+//! 1. tiled im2col + sgemm: output pixels are cut into tiles (rows of one image, or
+//!    several whole small images) whose im2col fits in L2; each tile is one GEMM with
+//!    `Par::Seq` inside a rayon loop over tiles. No whole-batch buffer is ever built.
+//! 2. 1×1 stride-1 unpadded convolutions skip im2col: the image itself is the GEMM operand.
+//!
+//! Backward-weight sums per-chunk partials over fixed batch chunks in a fixed order, so
+//! its result does not depend on the thread count. The naive f64 reference lives in
+//! `reference.rs`, used only by tests.
+
+mod im2col;
+pub mod reference;
+#[cfg(test)]
+mod tests;
+
+use crate::cpu::gemm::{sgemm, Operand, Par};
+use anyhow::{bail, Result};
+use im2col::{col2im_tile, im2col_tile};
+use rayon::prelude::*;
+use std::cell::RefCell;
+
+/// How the border is extended when padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PadMode {
+    /// Padded pixels are 0.
+    Zeros,
+    /// Padded pixels repeat the nearest edge pixel (PyTorch `padding_mode='replicate'`).
+    Replicate,
+}
+
+/// Stride and padding of a convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Conv2dParams {
+    /// Step between output pixels, ≥ 1.
+    pub stride: usize,
+    /// Pixels added on every side.
+    pub padding: usize,
+    /// What the added pixels hold.
+    pub pad_mode: PadMode,
+}
+
+impl Conv2dParams {
+    /// 'Same' convolution for an odd kernel `k`: stride 1, padding k/2, replicate edges.
+    pub fn same(k: usize) -> Self {
+        Conv2dParams {
+            stride: 1,
+            padding: k / 2,
+            pad_mode: PadMode::Replicate,
+        }
+    }
+
+    /// 'Valid' convolution: stride 1, no padding.
+    pub fn valid() -> Self {
+        Conv2dParams {
+            stride: 1,
+            padding: 0,
+            pad_mode: PadMode::Zeros,
+        }
+    }
+}
+
+/// Every size of one convolution call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeom {
+    /// Batch size.
+    pub n: usize,
+    /// Input channels.
+    pub c: usize,
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Output channels.
+    pub o: usize,
+    /// Kernel height.
+    pub kh: usize,
+    /// Kernel width.
+    pub kw: usize,
+    /// Stride and padding.
+    pub p: Conv2dParams,
+}
+
+impl ConvGeom {
+    /// The geometry of input `x` (N×C×H×W) and weight `w` (O×C×kH×kW); errors name the
+    /// mismatch.
+    pub fn new(x: [usize; 4], w: [usize; 4], p: Conv2dParams) -> Result<Self> {
+        let [n, c, h, wd] = x;
+        let [o, wc, kh, kw] = w;
+        if wc != c {
+            bail!("conv2d: input has {c} channels, weight expects {wc}");
+        }
+        if p.stride == 0 {
+            bail!("conv2d: stride must be at least 1, found 0");
+        }
+        if o == 0 || kh == 0 || kw == 0 {
+            bail!("conv2d: weight shape {o}×{wc}×{kh}×{kw} has an empty dimension");
+        }
+        if h + 2 * p.padding < kh || wd + 2 * p.padding < kw {
+            bail!(
+                "conv2d: kernel {kh}×{kw} is larger than the padded input {}×{} (input {h}×{wd}, padding {})",
+                h + 2 * p.padding,
+                wd + 2 * p.padding,
+                p.padding
+            );
+        }
+        if p.pad_mode == PadMode::Replicate && p.padding > 0 && (h == 0 || wd == 0) {
+            bail!("conv2d: replicate padding of an empty {h}×{wd} input");
+        }
+        Ok(ConvGeom {
+            n,
+            c,
+            h,
+            w: wd,
+            o,
+            kh,
+            kw,
+            p,
+        })
+    }
+
+    /// Output height.
+    pub fn ho(&self) -> usize {
+        (self.h + 2 * self.p.padding - self.kh) / self.p.stride + 1
+    }
+
+    /// Output width.
+    pub fn wo(&self) -> usize {
+        (self.w + 2 * self.p.padding - self.kw) / self.p.stride + 1
+    }
+
+    /// GEMM depth: I·kH·kW.
+    pub fn k(&self) -> usize {
+        self.c * self.kh * self.kw
+    }
+
+    /// Output shape N×O×Ho×Wo.
+    pub fn out_dims(&self) -> [usize; 4] {
+        [self.n, self.o, self.ho(), self.wo()]
+    }
+
+    /// Floating-point operations of one pass (forward, backward-input or backward-weight).
+    pub fn flops(&self) -> f64 {
+        2.0 * (self.n * self.o * self.ho() * self.wo() * self.k()) as f64
+    }
+
+    /// Whether im2col would be a plain copy (1×1, stride 1, no padding).
+    fn is_pointwise(&self) -> bool {
+        self.kh == 1 && self.kw == 1 && self.p.stride == 1 && self.p.padding == 0
+    }
+}
+
+/// Floats of im2col one tile may hold (512 KiB: a quarter of this machine's L2, leaving
+/// room for the GEMM's packed panels).
+const TILE_FLOATS: usize = 1 << 17;
+
+/// Batch chunks of backward-weight: fixed, so the summation order never depends on the
+/// thread count.
+const WEIGHT_CHUNKS: usize = 24;
+
+/// A block of output pixels: rows `r0..r1` of images `n0..n1`.
+#[derive(Clone, Copy, Debug)]
+struct Tile {
+    n0: usize,
+    n1: usize,
+    r0: usize,
+    r1: usize,
+}
+
+impl Tile {
+    fn pixels(&self, wo: usize) -> usize {
+        (self.n1 - self.n0) * (self.r1 - self.r0) * wo
+    }
+}
+
+/// How output pixels are cut into tiles: several whole images per tile when images
+/// are small, otherwise bands of rows of one image.
+#[derive(Clone, Copy, Debug)]
+struct Plan {
+    imgs: usize,
+    rows: usize,
+}
+
+impl Plan {
+    fn new(g: &ConvGeom) -> Plan {
+        let (ho, wo) = (g.ho(), g.wo());
+        if g.is_pointwise() {
+            return Plan { imgs: 1, rows: ho };
+        }
+        let budget = (TILE_FLOATS / g.k().max(1)).max(wo);
+        let per_img = ho * wo;
+        if per_img <= budget {
+            let imgs = (budget / per_img.max(1)).min(g.n.div_ceil(8)).max(1);
+            Plan { imgs, rows: ho }
+        } else {
+            let tiles = ho.div_ceil(budget / wo);
+            Plan {
+                imgs: 1,
+                rows: ho.div_ceil(tiles),
+            }
+        }
+    }
+
+    /// The tiles covering images `n0..n1` in a fixed order.
+    fn tiles(&self, g: &ConvGeom, n0: usize, n1: usize) -> Vec<Tile> {
+        let ho = g.ho();
+        let mut out = Vec::new();
+        let mut n = n0;
+        while n < n1 {
+            let m = (n + self.imgs).min(n1);
+            let mut r = 0;
+            while r < ho {
+                let r1 = (r + self.rows).min(ho);
+                out.push(Tile {
+                    n0: n,
+                    n1: m,
+                    r0: r,
+                    r1,
+                });
+                r = r1;
+            }
+            n = m;
+        }
+        out
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's scratch buffer of at least `len` floats (contents
+/// unspecified). `f` must not re-enter (no nested rayon work inside).
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < len {
+            s.resize(len, 0.0);
+        }
+        f(&mut s[..len])
+    })
+}
+
+/// A raw pointer that may cross threads; every use writes a region no other task writes.
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+// SAFETY: the pointer is only used to write disjoint regions from different tasks.
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+/// Copies a tile's O×P block (`src`, row stride = tile pixels) into N×O×Ho×Wo `dst`.
+///
+/// # Safety
+/// `dst` must point to the whole output and no other thread may write this tile's pixels.
+unsafe fn scatter_tile(g: &ConvGeom, t: &Tile, src: &[f32], dst: SendPtr) {
+    let (ho, wo) = (g.ho(), g.wo());
+    let pt = t.pixels(wo);
+    let seg = (t.r1 - t.r0) * wo;
+    for n in t.n0..t.n1 {
+        for o in 0..g.o {
+            let s = &src[o * pt + (n - t.n0) * seg..][..seg];
+            let d = dst.0.add((n * g.o + o) * ho * wo + t.r0 * wo);
+            std::ptr::copy_nonoverlapping(s.as_ptr(), d, seg);
+        }
+    }
+}
+
+/// Copies a tile's pixels of N×O×Ho×Wo `src` into an O×P block.
+fn gather_tile(g: &ConvGeom, t: &Tile, src: &[f32], dst: &mut [f32]) {
+    let (ho, wo) = (g.ho(), g.wo());
+    let pt = t.pixels(wo);
+    let seg = (t.r1 - t.r0) * wo;
+    for n in t.n0..t.n1 {
+        for o in 0..g.o {
+            let s = &src[(n * g.o + o) * ho * wo + t.r0 * wo..][..seg];
+            dst[o * pt + (n - t.n0) * seg..][..seg].copy_from_slice(s);
+        }
+    }
+}
+
+/// The GEMM operand holding a tile's output gradient: a strided view of `dy` for a
+/// single-image tile, else a gathered copy in `buf`.
+fn dy_operand<'a>(g: &ConvGeom, t: &Tile, dy: &'a [f32], buf: &'a mut [f32]) -> Operand<'a> {
+    let hwo = g.ho() * g.wo();
+    if t.n1 - t.n0 == 1 {
+        Operand {
+            data: &dy[t.n0 * g.o * hwo + t.r0 * g.wo()..],
+            trans: false,
+            ld: hwo,
+        }
+    } else {
+        gather_tile(g, t, dy, buf);
+        Operand::new(buf, t.pixels(g.wo()))
+    }
+}
+
+fn check_lens(g: &ConvGeom, x: usize, w: usize, y: usize) {
+    assert_eq!(x, g.n * g.c * g.h * g.w, "conv2d kernel: input length");
+    assert_eq!(w, g.o * g.k(), "conv2d kernel: weight length");
+    assert_eq!(
+        y,
+        g.n * g.o * g.ho() * g.wo(),
+        "conv2d kernel: output length"
+    );
+}
+
+/// y = conv(x, w) + b, overwriting `y` (N×O×Ho×Wo).
+pub fn conv2d_forward(g: &ConvGeom, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) {
+    check_lens(g, x.len(), w.len(), y.len());
+    let plan = Plan::new(g);
+    let (k, wo, hw) = (g.k(), g.wo(), g.h * g.w);
+    let yp = SendPtr(y.as_mut_ptr());
+    plan.tiles(g, 0, g.n).par_iter().for_each(|t| {
+        let pt = t.pixels(wo);
+        let cols_len = if g.is_pointwise() { 0 } else { k * pt };
+        with_scratch(cols_len + g.o * pt, |buf| {
+            let (cols, out) = buf.split_at_mut(cols_len);
+            let bop = if g.is_pointwise() {
+                Operand {
+                    data: &x[t.n0 * g.c * hw + t.r0 * g.w..],
+                    trans: false,
+                    ld: hw,
+                }
+            } else {
+                im2col_tile(g, x, t, cols);
+                Operand::new(cols, pt)
+            };
+            if let Some(b) = b {
+                for (o, &bo) in b.iter().enumerate() {
+                    out[o * pt..(o + 1) * pt].fill(bo);
+                }
+            }
+            sgemm(
+                g.o,
+                pt,
+                k,
+                Operand::new(w, k),
+                bop,
+                out,
+                pt,
+                b.is_some(),
+                Par::Seq,
+            );
+            // SAFETY: tiles partition the output pixels; yp covers all of y.
+            unsafe { scatter_tile(g, t, out, yp) };
+        });
+    });
+}
+
+/// dx = ∂(Σ dy ⊙ conv(x, w))/∂x, overwriting `dx` (N×C×H×W).
+pub fn conv2d_backward_input(g: &ConvGeom, w: &[f32], dy: &[f32], dx: &mut [f32]) {
+    check_lens(g, dx.len(), w.len(), dy.len());
+    let plan = Plan::new(g);
+    let (k, wo, chw) = (g.k(), g.wo(), g.c * g.h * g.w);
+    if chw == 0 {
+        return;
+    }
+    // Tiles of one image overlap in dx (kernel halo), so one task owns whole images.
+    dx.par_chunks_mut(plan.imgs * chw)
+        .enumerate()
+        .for_each(|(i, dxg)| {
+            let n0 = i * plan.imgs;
+            dxg.fill(0.0);
+            for t in plan.tiles(g, n0, n0 + dxg.len() / chw) {
+                let pt = t.pixels(wo);
+                if g.is_pointwise() {
+                    let hw = g.h * g.w;
+                    let dyop = Operand {
+                        data: &dy[t.n0 * g.o * hw + t.r0 * g.w..],
+                        trans: false,
+                        ld: hw,
+                    };
+                    let d = &mut dxg[(t.n0 - n0) * chw + t.r0 * g.w..];
+                    sgemm(g.c, pt, g.o, Operand::t(w, k), dyop, d, hw, false, Par::Seq);
+                    continue;
+                }
+                let gather = if t.n1 - t.n0 > 1 { g.o * pt } else { 0 };
+                with_scratch(k * pt + gather, |buf| {
+                    let (dcols, dyb) = buf.split_at_mut(k * pt);
+                    let dyop = dy_operand(g, &t, dy, dyb);
+                    sgemm(
+                        k,
+                        pt,
+                        g.o,
+                        Operand::t(w, k),
+                        dyop,
+                        dcols,
+                        pt,
+                        false,
+                        Par::Seq,
+                    );
+                    col2im_tile(g, dcols, &t, n0, dxg);
+                });
+            }
+        });
+}
+
+/// dw = ∂(Σ dy ⊙ conv(x, w))/∂w, overwriting `dw` (O×C×kH×kW). Bit-identical for any
+/// thread count.
+pub fn conv2d_backward_weight(g: &ConvGeom, x: &[f32], dy: &[f32], dw: &mut [f32]) {
+    check_lens(g, x.len(), dw.len(), dy.len());
+    let plan = Plan::new(g);
+    let (k, wo, hw) = (g.k(), g.wo(), g.h * g.w);
+    let chunk = g.n.div_ceil(WEIGHT_CHUNKS).div_ceil(plan.imgs).max(1) * plan.imgs;
+    let starts: Vec<usize> = (0..g.n).step_by(chunk).collect();
+    let partials: Vec<Vec<f32>> = starts
+        .par_iter()
+        .map(|&n0| {
+            let mut acc = vec![0.0f32; g.o * k];
+            for t in plan.tiles(g, n0, (n0 + chunk).min(g.n)) {
+                let pt = t.pixels(wo);
+                if g.is_pointwise() {
+                    let dyop = Operand {
+                        data: &dy[t.n0 * g.o * hw + t.r0 * g.w..],
+                        trans: false,
+                        ld: hw,
+                    };
+                    let xop = Operand {
+                        data: &x[t.n0 * g.c * hw + t.r0 * g.w..],
+                        trans: true,
+                        ld: hw,
+                    };
+                    sgemm(g.o, k, pt, dyop, xop, &mut acc, k, true, Par::Seq);
+                    continue;
+                }
+                let gather = if t.n1 - t.n0 > 1 { g.o * pt } else { 0 };
+                with_scratch(k * pt + gather, |buf| {
+                    let (cols, dyb) = buf.split_at_mut(k * pt);
+                    im2col_tile(g, x, &t, cols);
+                    let dyop = dy_operand(g, &t, dy, dyb);
+                    sgemm(
+                        g.o,
+                        k,
+                        pt,
+                        dyop,
+                        Operand::t(cols, pt),
+                        &mut acc,
+                        k,
+                        true,
+                        Par::Seq,
+                    );
+                });
+            }
+            acc
+        })
+        .collect();
+    dw.fill(0.0);
+    for p in &partials {
+        dw.iter_mut().zip(p).for_each(|(d, s)| *d += *s);
+    }
+}
+
+/// db[o] = Σ over images and pixels of dy[n, o], overwriting `db`. Bit-identical for
+/// any thread count.
+pub fn conv2d_backward_bias(g: &ConvGeom, dy: &[f32], db: &mut [f32]) {
+    let hwo = g.ho() * g.wo();
+    assert_eq!(dy.len(), g.n * g.o * hwo, "conv2d kernel: output length");
+    assert_eq!(db.len(), g.o, "conv2d kernel: bias length");
+    if hwo == 0 {
+        db.fill(0.0);
+        return;
+    }
+    let per_image: Vec<Vec<f64>> = dy
+        .par_chunks(g.o * hwo)
+        .map(|img| {
+            img.chunks(hwo)
+                .map(|plane| plane.iter().map(|&v| v as f64).sum::<f64>())
+                .collect()
+        })
+        .collect();
+    for (o, d) in db.iter_mut().enumerate() {
+        *d = per_image.iter().map(|v| v[o]).sum::<f64>() as f32;
+    }
+}
