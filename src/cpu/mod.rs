@@ -1,5 +1,7 @@
 //! CPU kernels (rayon), one file per primitive, each with a naive reference beside the
 //! fast version where the fast version is not itself the naive loop.
 
+pub mod activation;
 pub mod arith;
+pub mod fastmath;
 pub mod gemm;

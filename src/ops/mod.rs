@@ -1,4 +1,5 @@
 //! Primitives: one file per primitive with its shape checks, device dispatch and
 //! backward rule. Composite layers live in `nn` and get gradients for free.
 
+pub mod activation;
 pub mod arith;
