@@ -5,3 +5,4 @@ pub mod activation;
 pub mod arith;
 pub mod fastmath;
 pub mod gemm;
+pub mod linear;
