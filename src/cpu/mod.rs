@@ -3,6 +3,7 @@
 
 pub mod activation;
 pub mod arith;
+pub mod dropout;
 pub mod fastmath;
 pub mod gemm;
 pub mod linear;
