@@ -3,6 +3,7 @@
 
 pub mod activation;
 pub mod arith;
+pub mod channels;
 pub mod dropout;
 pub mod fastmath;
 pub mod gemm;

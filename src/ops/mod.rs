@@ -3,5 +3,8 @@
 
 pub mod activation;
 pub mod arith;
+pub mod concat;
 pub mod dropout;
 pub mod linear;
+pub mod reshape;
+pub mod select;
