@@ -8,3 +8,4 @@ pub mod dropout;
 pub mod fastmath;
 pub mod gemm;
 pub mod linear;
+pub mod softmax;

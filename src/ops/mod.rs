@@ -8,3 +8,4 @@ pub mod dropout;
 pub mod linear;
 pub mod reshape;
 pub mod select;
+pub mod softmax;
