@@ -1,0 +1,206 @@
+//! CPU kernels of softmax, log-softmax and the fused softmax cross-entropy along the
+//! last axis of a rows×K tensor. Max-subtracted for stability; one rayon task per block
+//! of rows; per-row sums are sequential, so results do not depend on the thread count.
+
+use super::arith::CHUNK;
+use super::fastmath::exp;
+use rayon::prelude::*;
+
+fn rows_per_task(k: usize) -> usize {
+    (CHUNK / k.max(1)).max(1)
+}
+
+fn row_max(x: &[f32]) -> f32 {
+    x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v))
+}
+
+/// (max, ln Σ exp(x − max)) of one row.
+fn row_lse(x: &[f32]) -> (f32, f32) {
+    let m = row_max(x);
+    let s: f32 = x.iter().map(|&v| exp(v - m)).sum();
+    (m, s.ln())
+}
+
+/// out = softmax of each row of x (rows of length k).
+pub fn softmax(out: &mut [f32], x: &[f32], k: usize) {
+    if k == 0 {
+        return;
+    }
+    out.par_chunks_mut(k)
+        .zip(x.par_chunks(k))
+        .with_min_len(rows_per_task(k))
+        .for_each(|(o, x)| {
+            let m = row_max(x);
+            let mut s = 0.0;
+            for (o, &v) in o.iter_mut().zip(x) {
+                *o = exp(v - m);
+                s += *o;
+            }
+            let inv = 1.0 / s;
+            o.iter_mut().for_each(|o| *o *= inv);
+        });
+}
+
+/// out = log-softmax of each row of x.
+pub fn log_softmax(out: &mut [f32], x: &[f32], k: usize) {
+    if k == 0 {
+        return;
+    }
+    out.par_chunks_mut(k)
+        .zip(x.par_chunks(k))
+        .with_min_len(rows_per_task(k))
+        .for_each(|(o, x)| {
+            let (m, l) = row_lse(x);
+            let shift = m + l;
+            for (o, &v) in o.iter_mut().zip(x) {
+                *o = v - shift;
+            }
+        });
+}
+
+/// g ← y ⊙ (g − Σ g·y) per row, in place (softmax backward from its output y).
+pub fn softmax_backward(g: &mut [f32], y: &[f32], k: usize) {
+    if k == 0 {
+        return;
+    }
+    g.par_chunks_mut(k)
+        .zip(y.par_chunks(k))
+        .with_min_len(rows_per_task(k))
+        .for_each(|(g, y)| {
+            let dot: f32 = g.iter().zip(y).map(|(g, y)| g * y).sum();
+            for (g, &y) in g.iter_mut().zip(y) {
+                *g = y * (*g - dot);
+            }
+        });
+}
+
+/// g ← g − exp(y)·Σ g per row, in place (log-softmax backward from its output y).
+pub fn log_softmax_backward(g: &mut [f32], y: &[f32], k: usize) {
+    if k == 0 {
+        return;
+    }
+    g.par_chunks_mut(k)
+        .zip(y.par_chunks(k))
+        .with_min_len(rows_per_task(k))
+        .for_each(|(g, y)| {
+            let s: f32 = g.iter().sum();
+            for (g, &y) in g.iter_mut().zip(y) {
+                *g -= exp(y) * s;
+            }
+        });
+}
+
+/// Fused cross-entropy forward: writes each labelled row's log-sum-exp into `lse`
+/// (0 for unlabelled rows) and returns Σ over labelled rows of lse − x[label], in f64.
+/// Labels must be < k (the caller checks).
+pub fn cross_entropy(lse: &mut [f32], x: &[f32], labels: &[Option<usize>], k: usize) -> f64 {
+    let per_row: Vec<f64> = lse
+        .par_iter_mut()
+        .zip(x.par_chunks(k))
+        .zip(labels.par_iter())
+        .with_min_len(rows_per_task(k))
+        .map(|((l, x), label)| match label {
+            Some(c) => {
+                let (m, s) = row_lse(x);
+                *l = m + s;
+                (*l as f64) - x[*c] as f64
+            }
+            None => {
+                *l = 0.0;
+                0.0
+            }
+        })
+        .collect();
+    per_row.iter().sum()
+}
+
+/// Cross-entropy backward: dx = scale·(softmax(x) − onehot(label)) for labelled rows,
+/// 0 for unlabelled ones, with the softmax rebuilt from the saved log-sum-exp.
+pub fn cross_entropy_backward(
+    dx: &mut [f32],
+    x: &[f32],
+    lse: &[f32],
+    labels: &[Option<usize>],
+    k: usize,
+    scale: f32,
+) {
+    if k == 0 {
+        return;
+    }
+    dx.par_chunks_mut(k)
+        .zip(x.par_chunks(k))
+        .zip(lse.par_iter().zip(labels.par_iter()))
+        .with_min_len(rows_per_task(k))
+        .for_each(|((d, x), (&l, label))| match label {
+            Some(c) => {
+                for (d, &v) in d.iter_mut().zip(x) {
+                    *d = scale * exp(v - l);
+                }
+                d[*c] -= scale;
+            }
+            None => d.fill(0.0),
+        });
+}
+
+/// Naive f64 reference of `log_softmax` (softmax is its exp).
+pub fn log_softmax_reference(x: &[f64], k: usize) -> Vec<f64> {
+    x.chunks(k)
+        .flat_map(|row| {
+            let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let lse = m + row.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+            row.iter().map(move |v| v - lse)
+        })
+        .collect()
+}
+
+/// Naive f64 reference of the mean cross-entropy over labelled rows.
+pub fn cross_entropy_reference(x: &[f64], labels: &[Option<usize>], k: usize) -> f64 {
+    let ls = log_softmax_reference(x, k);
+    let (sum, count) = labels
+        .iter()
+        .enumerate()
+        .filter_map(|(r, l)| l.map(|c| -ls[r * k + c]))
+        .fold((0.0, 0), |(s, n), v| (s + v, n + 1));
+    sum / count as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{assert_close, seed_values, Tol};
+
+    #[test]
+    fn fast_softmax_kernels_match_f64_reference_on_large_shapes() {
+        let (n, k) = (300, 129);
+        let x: Vec<f32> = seed_values(n * k, 4).iter().map(|v| v * 30.0).collect();
+        let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+        let want = log_softmax_reference(&x64, k);
+        let mut y = vec![0.0; n * k];
+        log_softmax(&mut y, &x, k);
+        assert_close("log_softmax", &y, &want, Tol::new(1e-5, 1e-6)).unwrap();
+        softmax(&mut y, &x, k);
+        let p: Vec<f64> = want.iter().map(|v| v.exp()).collect();
+        assert_close("softmax", &y, &p, Tol::new(1e-7, 1e-5)).unwrap();
+
+        let labels: Vec<Option<usize>> =
+            (0..n).map(|r| (r % 3 != 0).then_some(r * 7 % k)).collect();
+        let mut lse = vec![0.0; n];
+        let count = labels.iter().flatten().count();
+        let loss = cross_entropy(&mut lse, &x, &labels, k) / count as f64;
+        let want_loss = cross_entropy_reference(&x64, &labels, k);
+        assert!(
+            (loss - want_loss).abs() < 1e-5 * want_loss.abs(),
+            "{loss} vs {want_loss}"
+        );
+        let mut dx = vec![1.0; n * k];
+        let scale = 1.0 / count as f32;
+        cross_entropy_backward(&mut dx, &x, &lse, &labels, k, scale);
+        let want_dx: Vec<f64> = (0..n * k)
+            .map(|i| match labels[i / k] {
+                Some(c) => (p[i] - (i % k == c) as u8 as f64) * scale as f64,
+                None => 0.0,
+            })
+            .collect();
+        assert_close("cross_entropy grad", &dx, &want_dx, Tol::new(1e-8, 1e-5)).unwrap();
+    }
+}
