@@ -323,4 +323,4 @@ pub fn write_dataset(
 
 #[cfg(test)]
 #[path = "dataset_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -4,4 +4,5 @@
 pub mod augment;
 pub mod catalog;
 pub mod dataset;
+pub mod loader;
 pub mod npy;
