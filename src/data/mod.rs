@@ -1,0 +1,8 @@
+//! Data: the `.npy` and catalog file formats, dataset directories, the batch loader and
+//! its augmentations. Knows nothing of models.
+
+pub mod augment;
+pub mod catalog;
+pub mod dataset;
+pub mod loader;
+pub mod npy;
