@@ -82,7 +82,7 @@ fn train(net: &str, batch: usize, channels: usize, steps: usize, warmup: usize, 
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let inputs: Vec<Tensor> = (0..2).map(|_| random_tensor(&mut rng, &[batch, channels, 100, 100])).collect();
     let labels: Vec<Option<usize>> = (0..batch).map(|i| Some(i % n_sets)).collect();
-    let mut step = |i: usize, trainer: &mut Trainer| -> Result<f32> {
+    let step = |i: usize, trainer: &mut Trainer| -> Result<f32> {
         let mode = Mode { training: true, seed: i as u64, keep_latent: Some(2 + i % 6) };
         let r = trainer.step(inputs[i % 2].clone(), &mode, |tape, out| {
             ops::softmax::cross_entropy(tape, out.logits, &labels)

@@ -96,7 +96,7 @@ impl Trainer {
             .map(|t| t.data_mut())
             .collect();
         let t = std::time::Instant::now();
-        self.opt.step(&mut params, &grad_slices);
+        self.opt.step(&mut params, &grad_slices)?;
         if let Some(acc) = &mut self.profile {
             let e = acc.by_op.entry("adamw").or_default();
             e.0 += t.elapsed().as_secs_f64();
