@@ -4,5 +4,6 @@
 pub mod kde;
 pub mod knn;
 pub mod labels;
+pub mod loss;
 pub mod overlap;
 pub mod posterior;

@@ -1,7 +1,7 @@
-//! The paper's two encoders, as netloader builds them (SCIENCE.md, "Network").
+//! The paper's two encoders by name; their layers live in configs/*.toml.
 
-use super::network::{Network, NetworkBuilder};
-use crate::ops::conv2d::Conv2dParams;
+use super::config::NetConfig;
+use super::network::Network;
 use anyhow::{bail, Result};
 
 /// Latent dimension of both paper networks.
@@ -35,49 +35,12 @@ impl Arch {
     }
 }
 
-/// network_v10 ("small"): 1→8→16→32→64→128 unpadded 3×3 convs, pools after the first
-/// four, Dropout2d(0.1); 512 → 256 (+Dropout 0.1) → 7 = z → 64 (+Dropout 0.1) → n_sets.
+/// network_v10 ("small"), from configs/small.toml.
 pub fn small(input: [usize; 3], n_sets: usize, seed: u64) -> Result<Network> {
-    let valid = Conv2dParams::valid();
-    let mut b = NetworkBuilder::new("small", input, seed);
-    for (i, out) in [8, 16, 32, 64, 128].into_iter().enumerate() {
-        b = b.conv(out, 3, valid, 0.1)?;
-        if i < 4 {
-            b = b.max_pool(2, 2, 0)?;
-        }
-    }
-    b.flatten()?
-        .linear(256, 0.1)?
-        .linear(LATENT_DIM, 0.0)?
-        .latent()?
-        .linear(64, 0.1)?
-        .linear(n_sets, 0.0)?
-        .build()
+    NetConfig::load("small")?.build(input, n_sets, seed)
 }
 
-/// network_v8 ("inception"): Inc(64) → pool → Inc(128) → pool → 2×Inc(256) → pool →
-/// 2×Inc(256) → pool → 2×Inc(256); flatten → 256 → 7 = z → ordered bottleneck → 64 → n_sets.
+/// network_v8 ("inception"), from configs/inception.toml.
 pub fn inception(input: [usize; 3], n_sets: usize, seed: u64) -> Result<Network> {
-    let p = 0.05;
-    NetworkBuilder::new("inception", input, seed)
-        .inception(64, p)?
-        .max_pool(2, 2, 0)?
-        .inception(128, p)?
-        .max_pool(2, 2, 0)?
-        .inception(256, p)?
-        .inception(256, p)?
-        .max_pool(2, 2, 0)?
-        .inception(256, p)?
-        .inception(256, p)?
-        .max_pool(2, 2, 0)?
-        .inception(256, p)?
-        .inception(256, p)?
-        .flatten()?
-        .linear(256, 0.0)?
-        .linear(LATENT_DIM, 0.0)?
-        .latent()?
-        .bottleneck()?
-        .linear(64, 0.0)?
-        .linear(n_sets, 0.0)?
-        .build()
+    NetConfig::load("inception")?.build(input, n_sets, seed)
 }

@@ -1,0 +1,124 @@
+//! The DCC loss: λ_class·CE + λ_cclp·CCLP + λ_dist·distance anchor (SCIENCE.md, "Loss"),
+//! composed from primitives. Every set, known or unknown, is a class (CE and CCLP);
+//! only known sets anchor latent dimension 0 to their σ/m label.
+
+use crate::autograd::{Tape, Var};
+use crate::nn::network::Outputs;
+use crate::ops;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// The three loss weights.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LossWeights {
+    /// λ_class.
+    pub class: f32,
+    /// λ_cclp.
+    pub cclp: f32,
+    /// λ_dist.
+    pub dist: f32,
+}
+
+impl Default for LossWeights {
+    fn default() -> Self {
+        LossWeights { class: 1.0, cclp: 2.2, dist: 1.0 }
+    }
+}
+
+/// The loss terms of one batch (unweighted), for logging.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct LossTerms {
+    /// Weighted total.
+    pub total: f32,
+    /// Cross-entropy.
+    pub ce: f32,
+    /// CCLP.
+    pub cclp: f32,
+    /// Distance anchor.
+    pub dist: f32,
+    /// Fraction of rows whose largest logit is their own set.
+    pub accuracy: f32,
+}
+
+/// What the loss needs to know about a batch.
+pub struct BatchLabels<'a> {
+    /// Set (class) index of every row.
+    pub row_sets: &'a [usize],
+    /// Number of classes (every training set, known and unknown).
+    pub classes: usize,
+    /// σ/m label of each set; None for unknown sets.
+    pub targets: &'a [Option<f32>],
+}
+
+/// Records the DCC loss of one forward pass. `keep_latent` is the ordered bottleneck's
+/// cut for this batch (Z is cut before the first zeroed column).
+pub fn dcc_loss(tape: &mut Tape, out: &Outputs, keep_latent: Option<usize>, labels: &BatchLabels, w: &LossWeights)
+    -> Result<(Var, LossTerms)> {
+    let rows: Vec<Option<usize>> = labels.row_sets.iter().map(|&s| Some(s)).collect();
+    let ce = ops::softmax::cross_entropy(tape, out.logits, &rows).context("DCC loss, class term")?;
+    let [_, d] = tape.shape(out.latent).matrix("latent")?;
+    let z = match keep_latent {
+        Some(k) if k < d => ops::select::slice_columns(tape, out.latent, 0, k)?,
+        _ => out.latent,
+    };
+    let cclp = ops::cclp::cclp_loss(tape, z, &rows, labels.classes, ops::cclp::STEPS)
+        .context("DCC loss, CCLP term")?;
+    let dist = ops::anchor::distance_anchor(tape, out.latent, labels.row_sets, labels.targets)
+        .context("DCC loss, distance term")?;
+    let terms = LossTerms {
+        ce: tape.value(ce).data()[0],
+        cclp: tape.value(cclp).data()[0],
+        dist: tape.value(dist).data()[0],
+        accuracy: accuracy(tape.value(out.logits).data(), labels.row_sets),
+        total: 0.0,
+    };
+    let a = ops::arith::scale(tape, ce, w.class)?;
+    let b = ops::arith::scale(tape, cclp, w.cclp)?;
+    let c = ops::arith::scale(tape, dist, w.dist)?;
+    let ab = ops::arith::add(tape, a, b)?;
+    let total = ops::arith::add(tape, ab, c)?;
+    Ok((total, LossTerms { total: tape.value(total).data()[0], ..terms }))
+}
+
+/// Fraction of rows of `logits` (N×K, row-major) whose argmax is the row's class.
+pub fn accuracy(logits: &[f32], classes: &[usize]) -> f32 {
+    if classes.is_empty() {
+        return 0.0;
+    }
+    let k = logits.len() / classes.len();
+    let hits = logits
+        .chunks(k)
+        .zip(classes)
+        .filter(|(row, &c)| {
+            let best = row.iter().enumerate().fold(0, |b, (i, v)| if *v > row[b] { i } else { b });
+            best == c
+        })
+        .count();
+    hits as f32 / classes.len() as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::{Pool, Tensor};
+
+    #[test]
+    fn total_is_the_weighted_sum_of_the_terms() {
+        let pool = Pool::new();
+        let mut tape = Tape::new(&pool);
+        let z = tape.input(Tensor::from_vec([4, 3], vec![0.1, 0.5, -0.2, 0.2, 0.4, 0.1, 0.9, -0.3, 0.3, 0.8, -0.1, 0.2]).unwrap());
+        let logits = tape.input(Tensor::from_vec([4, 2], vec![1.0, 0.0, 0.5, 0.2, 0.0, 1.0, 0.3, 0.1]).unwrap());
+        let out = Outputs { latent: z, logits };
+        let labels = BatchLabels { row_sets: &[0, 0, 1, 1], classes: 2, targets: &[Some(0.0), None] };
+        let w = LossWeights::default();
+        let (l, t) = dcc_loss(&mut tape, &out, Some(2), &labels, &w).unwrap();
+        let want = w.class * t.ce + w.cclp * t.cclp + w.dist * t.dist;
+        assert!((t.total - want).abs() < 1e-5, "{t:?}");
+        assert!((t.dist - 0.01).abs() < 1e-6, "lower median of 0.1 and 0.2 is 0.1: {t:?}");
+        assert_eq!(t.accuracy, 0.75);
+        let g = tape.backward(l).unwrap();
+        // The bottleneck cut: column 2 of Z gets no CCLP gradient (and no anchor gradient).
+        let gz = g.get(z).unwrap().data();
+        assert!(gz.chunks(3).all(|r| r[2] == 0.0), "{gz:?}");
+    }
+}
