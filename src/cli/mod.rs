@@ -3,6 +3,8 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+mod inspect;
+
 /// Deep Compact Clustering for galaxy-cluster maps.
 #[derive(Parser)]
 #[command(name = "dcc", version, about)]
@@ -19,6 +21,8 @@ pub struct Cli {
 pub enum Command {
     /// Show the compute devices this build can use.
     Devices,
+    /// Summarise a dataset directory per set and write a PNG mosaic of example maps.
+    Inspect(inspect::InspectArgs),
 }
 
 /// Runs one parsed command line.
@@ -37,5 +41,6 @@ pub fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Inspect(args) => inspect::run(args),
     }
 }

@@ -4,5 +4,7 @@
 pub mod augment;
 pub mod catalog;
 pub mod dataset;
+pub mod inspect;
 pub mod loader;
+pub mod mosaic;
 pub mod npy;
