@@ -2,6 +2,7 @@
 //! its augmentations. Knows nothing of models.
 
 pub mod augment;
+mod batch;
 pub mod catalog;
 pub mod dataset;
 pub mod inspect;
