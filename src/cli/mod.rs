@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch: one file per subcommand, each with its `Args` and `run`.
 
 pub mod bench;
+pub mod inspect;
 pub mod op;
 
 use anyhow::Result;
@@ -26,6 +27,8 @@ pub enum Command {
     Bench(bench::Args),
     /// Run one primitive forward and backward on .npy inputs.
     Op(op::Args),
+    /// Summarise a dataset directory per set and write a PNG mosaic of example maps.
+    Inspect(inspect::InspectArgs),
 }
 
 /// Runs one parsed command line.
@@ -46,5 +49,6 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Bench(a) => bench::run(a),
         Command::Op(a) => op::run(a),
+        Command::Inspect(args) => inspect::run(args),
     }
 }

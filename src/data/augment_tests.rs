@@ -61,6 +61,26 @@ fn bilinear_rotation_with_inexact_angle_near_quarter_turn_is_close_to_rot90() {
 }
 
 #[test]
+fn non_square_half_turn_agrees_between_exact_and_bilinear_paths() {
+    let (h, w) = (6, 11);
+    let src = random_plane(h * w, 10);
+    let (mut a, mut b) = (vec![0.0; h * w], vec![0.0; h * w]);
+    Transform {
+        quarter_turns: 2,
+        ..Transform::IDENTITY
+    }
+    .apply(&src, &mut a, h, w);
+    let reversed: Vec<f32> = src.iter().rev().copied().collect();
+    assert_eq!(a, reversed);
+    Transform {
+        angle_deg: 180.0 + 1e-9,
+        ..Transform::IDENTITY
+    }
+    .apply(&src, &mut b, h, w);
+    assert!(max_abs_diff(&a, &b) < 1e-5, "{}", max_abs_diff(&a, &b));
+}
+
+#[test]
 fn flips_and_rotations_compose_to_identity() {
     let (h, w) = (6, 9);
     let src = random_plane(h * w, 5);

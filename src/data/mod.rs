@@ -2,7 +2,10 @@
 //! its augmentations. Knows nothing of models.
 
 pub mod augment;
+mod batch;
 pub mod catalog;
 pub mod dataset;
+pub mod inspect;
 pub mod loader;
+pub mod mosaic;
 pub mod npy;

@@ -206,8 +206,6 @@ impl NpyArray {
                 map.len() - need
             );
         }
-        #[cfg(unix)]
-        let _ = map.advise(memmap2::Advice::WillNeed);
         Ok(NpyArray {
             path: path.to_path_buf(),
             map,
