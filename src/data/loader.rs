@@ -55,6 +55,9 @@ pub struct LoaderConfig {
     pub prefetch: usize,
     /// Drop a final training batch smaller than `batch_size`.
     pub drop_last: bool,
+    /// Dataset set indices taking part (None = every set); the others are left out of
+    /// both splits and of mix-up.
+    pub sets: Option<Vec<usize>>,
 }
 
 impl Default for LoaderConfig {
@@ -70,6 +73,7 @@ impl Default for LoaderConfig {
             threads: 2,
             prefetch: 4,
             drop_last: false,
+            sets: None,
         }
     }
 }
@@ -146,7 +150,14 @@ impl Loader {
         let mut train = Vec::new();
         let mut validation = Vec::new();
         let mut train_by_set = Vec::new();
+        if let Some(&bad) = config.sets.iter().flatten().find(|&&k| k >= dataset.sets().len()) {
+            bail!("loader: set {bad} selected but {dir} has {} sets", dataset.sets().len());
+        }
         for (k, set) in dataset.sets().iter().enumerate() {
+            if config.sets.as_ref().is_some_and(|s| !s.contains(&k)) {
+                train_by_set.push(Vec::new());
+                continue;
+            }
             let mut idx = set.indices.clone();
             idx.shuffle(&mut rng_for(&[config.seed, STREAM_SPLIT, k as u64]));
             let n_val = (config.validation_fraction * idx.len() as f64).round() as usize;
