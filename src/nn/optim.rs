@@ -93,11 +93,11 @@ impl AdamW {
     pub fn step(&mut self, params: &mut [&mut [f32]], grads: &[&[f32]]) -> Result<()> {
         check("AdamW", self.m.iter().map(Vec::len), params, grads)?;
         self.step += 1;
-        let t = self.step as i32;
+        let t = self.step as f64;
         let (lr, b1, b2) = (self.lr as f64, self.beta1 as f64, self.beta2 as f64);
         let decay = (1.0 - lr * self.weight_decay as f64) as f32;
-        let step_size = (lr / (1.0 - b1.powi(t))) as f32;
-        let inv_bc2_sqrt = (1.0 / (1.0 - b2.powi(t)).sqrt()) as f32;
+        let step_size = (lr / (1.0 - b1.powf(t))) as f32;
+        let inv_bc2_sqrt = (1.0 / (1.0 - b2.powf(t)).sqrt()) as f32;
         let (beta1, beta2, eps) = (self.beta1, self.beta2, self.eps);
         for (((p, m), v), g) in params
             .iter_mut()
