@@ -1,6 +1,10 @@
 //! CPU kernels of dropout masks. A mask bit is a counter-based hash of (seed, index):
 //! no sequential RNG state, so the mask is the same at any thread count, on any device
 //! that implements the same hash, and backward recomputes it instead of storing it.
+//!
+//! Versions (5.1 M elements, 2 threads of a loaded x86-64-v3 box; copy = 6.0 ms):
+//! 1. hash through `&Mask` inside the rayon closure: scalar with a branch, 54.6 ms;
+//! 2. `apply_chunk` with the key in locals and an indexed loop: 8-lane `vpmulld`, 4.8 ms.
 
 use super::arith::CHUNK;
 use rayon::prelude::*;
@@ -28,7 +32,7 @@ fn mix32(mut x: u32) -> u32 {
 }
 
 /// splitmix64's finaliser: spreads nearby seeds over unrelated keys.
-fn mix64(mut z: u64) -> u64 {
+pub fn mix64(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);

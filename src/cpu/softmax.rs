@@ -1,6 +1,11 @@
 //! CPU kernels of softmax, log-softmax and the fused softmax cross-entropy along the
 //! last axis of a rows×K tensor. Max-subtracted for stability; one rayon task per block
-//! of rows; per-row sums are sequential, so results do not depend on the thread count.
+//! of rows; each row is reduced by one task in a fixed order, so results do not depend
+//! on the thread count.
+//!
+//! Versions (cross-entropy forward, 4096×1000, loaded 2-core box):
+//! 1. `fold`/`sum` over the row: a single scalar accumulator, 62.9 ms (2 threads);
+//! 2. 8 interleaved lane accumulators (`lane_reduce`): vectorised exp and sum, 11.5 ms (1 thread).
 
 use super::arith::CHUNK;
 use super::fastmath::exp;
@@ -238,5 +243,30 @@ mod tests {
             })
             .collect();
         assert_close("cross_entropy grad", &dx, &want_dx, Tol::new(1e-8, 1e-5)).unwrap();
+    }
+
+    #[test]
+    fn cross_entropy_and_bias_grad_are_bit_identical_at_any_thread_count() {
+        let (n, k) = (2000, 37);
+        let x = seed_values(n * k, 8);
+        let labels: Vec<Option<usize>> = (0..n).map(|r| Some(r % k)).collect();
+        let run = || {
+            let mut lse = vec![0.0; n];
+            let loss = cross_entropy(&mut lse, &x, &labels, k);
+            let mut db = vec![0.0; k];
+            crate::cpu::linear::bias_grad(&mut db, &x, n, k);
+            let mut y = vec![0.0; n * k];
+            softmax(&mut y, &x, k);
+            (loss, lse, db, y)
+        };
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let three = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        assert!(one.install(run) == three.install(run));
     }
 }
