@@ -341,4 +341,61 @@ mod tests {
         let back: AdamW = serde_json::from_str(&serde_json::to_string(&opt).unwrap()).unwrap();
         assert_eq!((back.step, &back.m, &back.v), (1, &opt.m, &opt.v));
     }
+
+    #[test]
+    fn adamw_trains_a_small_mlp_built_from_the_primitives() {
+        use crate::autograd::Tape;
+        use crate::ops::{
+            activation::selu, dropout::dropout, linear::linear, softmax::cross_entropy,
+        };
+        use crate::tensor::{Pool, Tensor};
+        // Four well-separated 2-D blobs, one per class.
+        let n = 64;
+        let centres = [(2.0, 2.0), (-2.0, 2.0), (-2.0, -2.0), (2.0, -2.0)];
+        let noise = seed_values(2 * n, 77);
+        let mut xs = Vec::with_capacity(2 * n);
+        let labels: Vec<Option<usize>> = (0..n).map(|i| Some(i % 4)).collect();
+        for i in 0..n {
+            let (cx, cy) = centres[i % 4];
+            xs.extend([cx + noise[2 * i], cy + noise[2 * i + 1]]);
+        }
+        let x = Tensor::from_vec([n, 2], xs).unwrap();
+        let shapes: [&[usize]; 4] = [&[16, 2], &[16], &[4, 16], &[4]];
+        let mut params: Vec<Tensor> = shapes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let fan_in = if s.len() == 2 { s[1] } else { 16 };
+                let v = seed_values(s.iter().product(), 3 + i as u64);
+                Tensor::from_vec(*s, v.iter().map(|v| v / (fan_in as f32).sqrt()).collect())
+                    .unwrap()
+            })
+            .collect();
+        let sizes: Vec<usize> = params.iter().map(|p| p.numel()).collect();
+        let mut opt = AdamW::new(&sizes, 0.05, 0.01);
+        let pool = Pool::new();
+        let mut losses = Vec::new();
+        for step in 0..60 {
+            let (loss, grads) = {
+                let mut tape = Tape::new(&pool);
+                let xv = tape.constant(x.clone());
+                let p: Vec<_> = params.iter().map(|t| tape.param(t)).collect();
+                let h = linear(&mut tape, xv, p[0], Some(p[1])).unwrap();
+                let h = selu(&mut tape, h).unwrap();
+                let h = dropout(&mut tape, h, 0.1, step, true).unwrap();
+                let logits = linear(&mut tape, h, p[2], Some(p[3])).unwrap();
+                let loss = cross_entropy(&mut tape, logits, &labels).unwrap();
+                let mut g = tape.backward(loss).unwrap();
+                let grads: Vec<Vec<f32>> =
+                    p.iter().map(|&v| g.take(v).unwrap().into_vec()).collect();
+                (tape.value(loss).data()[0], grads)
+            };
+            losses.push(loss);
+            let mut ps: Vec<&mut [f32]> = params.iter_mut().map(|t| t.data_mut()).collect();
+            let gs: Vec<&[f32]> = grads.iter().map(|g| g.as_slice()).collect();
+            opt.step(&mut ps, &gs).unwrap();
+        }
+        assert!(losses[0] > 1.0, "{losses:?}");
+        assert!(*losses.last().unwrap() < 0.1, "{losses:?}");
+    }
 }
