@@ -19,7 +19,7 @@ fn reduce(x: f32) -> (f32, f32) {
     // The low mantissa bits of t hold n (two's complement), so n + 127 shifted into the
     // exponent field is 2^n for n in [-126, 127].
     let bits = (t.to_bits() as i32).wrapping_sub(ROUND_MAGIC.to_bits() as i32);
-    let two_n = f32::from_bits(((bits + 127) << 23) as u32);
+    let two_n = f32::from_bits((bits.wrapping_add(127) << 23) as u32);
     (two_n, r)
 }
 

@@ -18,6 +18,9 @@ pub fn forward(
     i: usize,
     o: usize,
 ) {
+    if o == 0 {
+        return;
+    }
     let accumulate = match b {
         Some(b) => {
             y.chunks_exact_mut(o).for_each(|row| row.copy_from_slice(b));

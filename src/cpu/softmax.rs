@@ -1,6 +1,11 @@
 //! CPU kernels of softmax, log-softmax and the fused softmax cross-entropy along the
 //! last axis of a rows×K tensor. Max-subtracted for stability; one rayon task per block
-//! of rows; per-row sums are sequential, so results do not depend on the thread count.
+//! of rows; each row is reduced by one task in a fixed order, so results do not depend
+//! on the thread count.
+//!
+//! Versions (cross-entropy forward, 4096×1000, loaded 2-core box):
+//! 1. `fold`/`sum` over the row: a single scalar accumulator, 62.9 ms (2 threads);
+//! 2. 8 interleaved lane accumulators (`lane_reduce`): vectorised exp and sum, 11.5 ms (1 thread).
 
 use super::arith::CHUNK;
 use super::fastmath::exp;
@@ -10,15 +15,49 @@ fn rows_per_task(k: usize) -> usize {
     (CHUNK / k.max(1)).max(1)
 }
 
+/// Accumulator lanes: a row is reduced in 8 interleaved partial results combined in a
+/// fixed order, which lets LLVM keep them in one AVX2 register (a single running f32
+/// accumulator must stay scalar because float addition is not associative).
+const LANES: usize = 8;
+
+fn lane_reduce(x: &[f32], init: f32, f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut acc = [init; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for l in 0..LANES {
+            acc[l] = f(acc[l], c[l]);
+        }
+    }
+    for (a, &v) in acc.iter_mut().zip(rest) {
+        *a = f(*a, v);
+    }
+    acc.iter().fold(init, |a, &b| f(a, b))
+}
+
 fn row_max(x: &[f32]) -> f32 {
-    x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v))
+    lane_reduce(x, f32::NEG_INFINITY, f32::max)
+}
+
+fn row_sum(x: &[f32]) -> f32 {
+    lane_reduce(x, 0.0, |a, b| a + b)
 }
 
 /// (max, ln Σ exp(x − max)) of one row.
 fn row_lse(x: &[f32]) -> (f32, f32) {
     let m = row_max(x);
-    let s: f32 = x.iter().map(|&v| exp(v - m)).sum();
-    (m, s.ln())
+    let mut acc = [0.0f32; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for l in 0..LANES {
+            acc[l] += exp(c[l] - m);
+        }
+    }
+    for (a, &v) in acc.iter_mut().zip(rest) {
+        *a += exp(v - m);
+    }
+    (m, row_sum(&acc).ln())
 }
 
 /// out = softmax of each row of x (rows of length k).
@@ -31,12 +70,10 @@ pub fn softmax(out: &mut [f32], x: &[f32], k: usize) {
         .with_min_len(rows_per_task(k))
         .for_each(|(o, x)| {
             let m = row_max(x);
-            let mut s = 0.0;
             for (o, &v) in o.iter_mut().zip(x) {
                 *o = exp(v - m);
-                s += *o;
             }
-            let inv = 1.0 / s;
+            let inv = 1.0 / row_sum(o);
             o.iter_mut().for_each(|o| *o *= inv);
         });
 }
@@ -67,7 +104,11 @@ pub fn softmax_backward(g: &mut [f32], y: &[f32], k: usize) {
         .zip(y.par_chunks(k))
         .with_min_len(rows_per_task(k))
         .for_each(|(g, y)| {
-            let dot: f32 = g.iter().zip(y).map(|(g, y)| g * y).sum();
+            let mut acc = [0.0f32; LANES];
+            for (i, (g, y)) in g.iter().zip(y).enumerate() {
+                acc[i % LANES] += g * y;
+            }
+            let dot = row_sum(&acc);
             for (g, &y) in g.iter_mut().zip(y) {
                 *g = y * (*g - dot);
             }
@@ -83,7 +124,7 @@ pub fn log_softmax_backward(g: &mut [f32], y: &[f32], k: usize) {
         .zip(y.par_chunks(k))
         .with_min_len(rows_per_task(k))
         .for_each(|(g, y)| {
-            let s: f32 = g.iter().sum();
+            let s = row_sum(g);
             for (g, &y) in g.iter_mut().zip(y) {
                 *g -= exp(y) * s;
             }
@@ -202,5 +243,30 @@ mod tests {
             })
             .collect();
         assert_close("cross_entropy grad", &dx, &want_dx, Tol::new(1e-8, 1e-5)).unwrap();
+    }
+
+    #[test]
+    fn cross_entropy_and_bias_grad_are_bit_identical_at_any_thread_count() {
+        let (n, k) = (2000, 37);
+        let x = seed_values(n * k, 8);
+        let labels: Vec<Option<usize>> = (0..n).map(|r| Some(r % k)).collect();
+        let run = || {
+            let mut lse = vec![0.0; n];
+            let loss = cross_entropy(&mut lse, &x, &labels, k);
+            let mut db = vec![0.0; k];
+            crate::cpu::linear::bias_grad(&mut db, &x, n, k);
+            let mut y = vec![0.0; n * k];
+            softmax(&mut y, &x, k);
+            (loss, lse, db, y)
+        };
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let three = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        assert!(one.install(run) == three.install(run));
     }
 }

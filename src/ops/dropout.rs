@@ -33,6 +33,12 @@ impl Backward for DropoutBack {
     }
 }
 
+/// A dropout seed for one layer at one training step, derived from the run's seed:
+/// distinct layers and steps get unrelated masks, and a resumed run gets the same ones.
+pub fn layer_seed(run_seed: u64, step: u64, layer: u64) -> u64 {
+    k::mix64(k::mix64(k::mix64(run_seed) ^ step) ^ layer)
+}
+
 fn check_p(what: &str, p: f32) -> Result<()> {
     if !(0.0..=1.0).contains(&p) {
         bail!("{what}: drop probability p must be in [0, 1], found {p}");
@@ -143,6 +149,22 @@ mod tests {
         let g = seed_values(y.len(), 5);
         assert!((0..y.len()).all(|i| dx[i] == y[i] * g[i]));
         assert_eq!(run(Tensor::full([n, c, h, w], 1.0), p, 3, true).0, y);
+    }
+
+    #[test]
+    fn layer_seeds_differ_across_layers_and_steps() {
+        let seeds = [
+            layer_seed(1, 0, 0),
+            layer_seed(1, 0, 1),
+            layer_seed(1, 1, 0),
+            layer_seed(2, 0, 0),
+        ];
+        for i in 0..seeds.len() {
+            for j in 0..i {
+                assert_ne!(seeds[i], seeds[j]);
+            }
+        }
+        assert_eq!(layer_seed(1, 5, 3), layer_seed(1, 5, 3));
     }
 
     #[test]

@@ -117,6 +117,21 @@ mod tests {
     }
 
     #[test]
+    fn linear_handles_empty_batch_and_outputs() {
+        let pool = Pool::new();
+        let mut tape = Tape::new(&pool);
+        let x = tape.input(Tensor::full([2, 3], 1.0));
+        let w = tape.input(Tensor::zeros([0, 3]));
+        let b = tape.input(Tensor::zeros([0]));
+        let y = linear(&mut tape, x, w, Some(b)).unwrap();
+        assert_eq!(tape.shape(y).dims(), &[2, 0]);
+        let x0 = tape.input(Tensor::zeros([0, 3]));
+        let w1 = tape.input(Tensor::full([4, 3], 1.0));
+        let y = linear(&mut tape, x0, w1, None).unwrap();
+        assert_eq!(tape.shape(y).dims(), &[0, 4]);
+    }
+
+    #[test]
     fn linear_errors_name_both_shapes() {
         let pool = Pool::new();
         let mut tape = Tape::new(&pool);

@@ -2,7 +2,7 @@
 //! backward rule reshapes the gradient back without copying it.
 
 use crate::autograd::{Backward, BackwardCx, Tape, Var};
-use crate::tensor::{Shape, Tensor, MAX_RANK};
+use crate::tensor::{Shape, MAX_RANK};
 use anyhow::{bail, Result};
 
 struct ReshapeBack(Var, Shape);
@@ -48,7 +48,7 @@ pub fn flatten(tape: &mut Tape, x: Var) -> Result<Var> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tensor::Pool;
+    use crate::tensor::{Pool, Tensor};
     use crate::testing::{check_gradients, seed_values, GradCheck};
 
     #[test]
