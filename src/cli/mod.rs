@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod inspect;
 pub mod op;
+pub mod train;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -27,6 +28,8 @@ pub enum Command {
     Bench(bench::Args),
     /// Run one primitive forward and backward on .npy inputs.
     Op(op::Args),
+    /// Train a DCC ensemble on a dataset directory.
+    Train(train::Args),
     /// Summarise a dataset directory per set and write a PNG mosaic of example maps.
     Inspect(inspect::InspectArgs),
 }
@@ -49,6 +52,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Bench(a) => bench::run(a),
         Command::Op(a) => op::run(a),
+        Command::Train(a) => train::run(a),
         Command::Inspect(args) => inspect::run(args),
     }
 }

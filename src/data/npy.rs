@@ -20,6 +20,22 @@ pub(crate) fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
+/// Writes `bytes` to `path` through a temporary sibling and a rename, so a reader (or a
+/// crash) never sees a half-written file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = temp_path(path);
+    let write = || -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        anyhow::anyhow!("writing {}: {e}", path.display())
+    })
+}
+
 /// Builds the version-1 header (magic, version, length, dict), padded to 64 bytes.
 fn header_bytes(descr: &str, dims: &[usize]) -> Vec<u8> {
     let shape = match dims {

@@ -3,7 +3,10 @@
 
 pub mod kde;
 pub mod knn;
+pub mod checkpoint;
 pub mod labels;
 pub mod loss;
 pub mod overlap;
 pub mod posterior;
+pub mod run;
+pub mod train;

@@ -112,11 +112,8 @@ pub struct Network {
     pub flops_per_image: f64,
 }
 
-fn mix(seed: u64, a: u64) -> u64 {
-    let mut z = seed ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+fn mix(seed: u64, tag: u64) -> u64 {
+    crate::ops::dropout::layer_seed(seed, 0, tag)
 }
 
 impl ConvUnit {

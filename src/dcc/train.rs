@@ -1,0 +1,331 @@
+//! `dcc train`: trains an ensemble with the DCC loss, one batch shared by all members,
+//! checkpointing every epoch so that `--resume` after any interruption (even `kill -9`)
+//! ends with bit-identical weights on the CPU at the same thread count.
+
+use super::checkpoint::{load_params, load_tensors, save_params, to_safetensors, CheckpointDir};
+use super::loss::{dcc_loss, BatchLabels, LossTerms};
+use super::run::{member_seed, weights_file, RunInfo};
+use crate::autograd::Tape;
+use crate::data::augment::AugmentConfig;
+use crate::data::loader::{Loader, LoaderConfig, Split};
+use crate::data::npy::write_atomic;
+use crate::nn::network::{Layer, Mode};
+use crate::nn::schedule::ReduceLROnPlateau;
+use crate::nn::train::Trainer;
+use crate::ops::dropout::layer_seed;
+use anyhow::{anyhow, bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Mean loss terms of one member over an epoch's split.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct EpochTerms {
+    /// Weighted total.
+    pub loss: f32,
+    /// Cross-entropy.
+    pub ce: f32,
+    /// CCLP.
+    pub cclp: f32,
+    /// Distance anchor.
+    pub dist: f32,
+    /// Classification accuracy.
+    pub accuracy: f32,
+}
+
+#[derive(Default)]
+struct Mean {
+    sum: [f64; 5],
+    rows: f64,
+}
+
+impl Mean {
+    fn add(&mut self, t: &LossTerms, rows: usize) {
+        let r = rows as f64;
+        for (s, v) in self.sum.iter_mut().zip([t.total, t.ce, t.cclp, t.dist, t.accuracy]) {
+            *s += v as f64 * r;
+        }
+        self.rows += r;
+    }
+    fn get(&self) -> EpochTerms {
+        let m = |i: usize| (self.sum[i] / self.rows.max(1.0)) as f32;
+        EpochTerms { loss: m(0), ce: m(1), cclp: m(2), dist: m(3), accuracy: m(4) }
+    }
+}
+
+/// One line of `log.jsonl`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EpochLog {
+    /// Epoch (1-based).
+    pub epoch: usize,
+    /// Per member: training terms.
+    pub train: Vec<EpochTerms>,
+    /// Per member: validation terms (None without a validation split).
+    pub validation: Vec<Option<EpochTerms>>,
+    /// Per member: learning rate used in this epoch.
+    pub lr: Vec<f32>,
+    /// Training images per second (all members).
+    pub images_per_s: f64,
+    /// Seconds the training waited on the loader.
+    pub loader_wait_s: f64,
+}
+
+/// Per-member resume state (the moments live in safetensors beside it).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct MemberState {
+    lr: f32,
+    step: u64,
+    schedule: ReduceLROnPlateau,
+}
+
+/// `checkpoint/state.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct State {
+    epochs_done: usize,
+    members: Vec<MemberState>,
+    log: Vec<EpochLog>,
+}
+
+struct Member {
+    trainer: Trainer,
+    schedule: ReduceLROnPlateau,
+    seed: u64,
+}
+
+fn moment_names(t: &Trainer) -> Vec<(String, Vec<usize>)> {
+    let p = &t.net.params;
+    ["m", "v"]
+        .iter()
+        .flat_map(|m| p.names().iter().zip(p.tensors()).map(move |(n, t)| (format!("{m}.{n}"), t.dims().to_vec())))
+        .collect()
+}
+
+fn save_checkpoint(run: &Path, members: &[Member], state: &State) -> Result<()> {
+    let ck = CheckpointDir::new(run);
+    let dir = ck.stage()?;
+    for (k, m) in members.iter().enumerate() {
+        save_params(&dir.join(weights_file(k)), &m.trainer.net.params)?;
+        let names = moment_names(&m.trainer);
+        let data: Vec<&[f32]> = m.trainer.opt.m.iter().chain(&m.trainer.opt.v).map(|v| v.as_slice()).collect();
+        let named: Vec<(String, &[usize], &[f32])> =
+            names.iter().zip(data).map(|((n, d), v)| (n.clone(), d.as_slice(), v)).collect();
+        write_atomic(&dir.join(format!("moments-{k}.safetensors")), &to_safetensors(&named)?)?;
+    }
+    write_atomic(&dir.join("state.json"), serde_json::to_string(state)?.as_bytes())?;
+    ck.commit()?;
+    // The user-facing copies: the latest weights and the log.
+    for k in 0..members.len() {
+        std::fs::copy(ck.current.join(weights_file(k)), run.join(format!(".{}.tmp", weights_file(k))))?;
+        std::fs::rename(run.join(format!(".{}.tmp", weights_file(k))), run.join(weights_file(k)))?;
+    }
+    let log: Vec<String> = state.log.iter().map(serde_json::to_string).collect::<Result<_, _>>()?;
+    write_atomic(&run.join("log.jsonl"), (log.join("\n") + "\n").as_bytes())
+}
+
+fn restore(run: &Path, info: &RunInfo, members: &mut [Member]) -> Result<State> {
+    let ck = CheckpointDir::new(run);
+    let dir = ck.existing().ok_or_else(|| anyhow!("{}: no checkpoint to resume from", run.display()))?;
+    let path = dir.join("state.json");
+    let state: State = serde_json::from_str(&std::fs::read_to_string(&path)?)
+        .with_context(|| format!("{}: malformed checkpoint state", path.display()))?;
+    if state.members.len() != members.len() || info.config.ensemble != members.len() {
+        bail!("{}: the checkpoint has {} members, the run {}", path.display(), state.members.len(), members.len());
+    }
+    for (k, (m, s)) in members.iter_mut().zip(&state.members).enumerate() {
+        load_params(&dir.join(weights_file(k)), &mut m.trainer.net.params)?;
+        let moments = load_tensors(&dir.join(format!("moments-{k}.safetensors")), &moment_names(&m.trainer))?;
+        let half = moments.len() / 2;
+        let mut it = moments.into_iter();
+        m.trainer.opt.m = it.by_ref().take(half).collect();
+        m.trainer.opt.v = it.collect();
+        m.trainer.opt.lr = s.lr;
+        m.trainer.opt.step = s.step;
+        m.trainer.steps = s.step;
+        m.schedule = s.schedule.clone();
+    }
+    Ok(state)
+}
+
+/// Trains the run described by `info` into `run` (fresh, or resumed from its checkpoint).
+pub fn train(info: &RunInfo, run: &Path, resume: bool, progress: bool) -> Result<Vec<EpochLog>> {
+    let cfg = &info.config;
+    let dataset = Arc::new(info.open_dataset()?);
+    let set_index = |name: &str| dataset.sets().iter().position(|s| s.name == name).expect("planned sets exist");
+    let class_of_set: Vec<Option<usize>> = (0..dataset.sets().len())
+        .map(|s| info.classes.iter().position(|c| c.name == dataset.sets()[s].name))
+        .collect();
+    let loader = Loader::new(
+        dataset.clone(),
+        LoaderConfig {
+            batch_size: cfg.batch,
+            seed: cfg.seed,
+            validation_fraction: cfg.validation_fraction,
+            channels: cfg.channels.clone(),
+            augment: AugmentConfig { flips: cfg.flips, rot90: false, rotate: cfg.rotate },
+            mixup: None,
+            normalise: true,
+            threads: cfg.loader_threads,
+            prefetch: 2 * cfg.loader_threads.max(1),
+            // A one-row batch carries no clustering signal and destabilises the median.
+            drop_last: true,
+            sets: Some(info.classes.iter().map(|c| set_index(&c.name)).collect()),
+        },
+    )?;
+    let batches = loader.batches_per_epoch(Split::Train);
+    if batches == 0 {
+        bail!("the training split has fewer images than one batch of {}", cfg.batch);
+    }
+    let targets = info.targets();
+    let mut members: Vec<Member> = (0..cfg.ensemble)
+        .map(|k| {
+            let mut t = Trainer::new(info.network(k)?, cfg.lr);
+            t.opt.weight_decay = cfg.weight_decay;
+            let mut schedule = ReduceLROnPlateau::new(cfg.lr);
+            schedule.patience = cfg.patience;
+            schedule.factor = cfg.factor;
+            Ok(Member { trainer: t, schedule, seed: member_seed(cfg.seed, k) })
+        })
+        .collect::<Result<_>>()?;
+    let mut state = if resume {
+        restore(run, info, &mut members)?
+    } else {
+        State { epochs_done: 0, members: Vec::new(), log: Vec::new() }
+    };
+    let has_bottleneck = members[0].trainer.net.layers.iter().any(|l| matches!(l, Layer::Bottleneck));
+    let latent_dim = members[0].trainer.net.latent_dim;
+    let bar = if progress && state.epochs_done < cfg.epochs {
+        let b = ProgressBar::new(((cfg.epochs - state.epochs_done) * batches) as u64);
+        b.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise} ETA {eta}]")
+                .expect("valid progress template"),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    for epoch in state.epochs_done..cfg.epochs {
+        let started = Instant::now();
+        let mut train_terms: Vec<Mean> = members.iter().map(|_| Mean::default()).collect();
+        let mut iter = loader.epoch(Split::Train, epoch as u64);
+        let mut images = 0;
+        for (b, batch) in iter.by_ref().enumerate() {
+            let step = (epoch * batches + b) as u64;
+            let row_sets: Vec<usize> = batch
+                .set_index
+                .iter()
+                .map(|&s| class_of_set[s].expect("the loader only yields selected sets"))
+                .collect();
+            let labels = BatchLabels { row_sets: &row_sets, classes: info.classes.len(), targets: &targets };
+            for (k, m) in members.iter_mut().enumerate() {
+                let keep = has_bottleneck.then(|| 2 + (layer_seed(m.seed, step, 1) % (latent_dim as u64 - 1)) as usize);
+                let mode = Mode { training: true, seed: layer_seed(m.seed, step, 0), keep_latent: keep };
+                let mut terms = LossTerms::default();
+                m.trainer
+                    .step(batch.images.clone(), &mode, |tape, out| {
+                        let (l, t) = dcc_loss(tape, out, keep, &labels, &cfg.loss)?;
+                        for (name, v) in [("cross-entropy", t.ce), ("CCLP", t.cclp), ("distance", t.dist)] {
+                            if !v.is_finite() {
+                                bail!("the {name} term is {v}");
+                            }
+                        }
+                        terms = t;
+                        Ok(l)
+                    })
+                    .with_context(|| {
+                        format!(
+                            "training stopped at epoch {}, step {} (member {k}); the last good checkpoint is kept",
+                            epoch + 1,
+                            b + 1
+                        )
+                    })?;
+                train_terms[k].add(&terms, row_sets.len());
+            }
+            images += row_sets.len();
+            let t = train_terms[0].get();
+            bar.set_message(format!(
+                "epoch {} loss {:.3} (ce {:.3} cclp {:.3} dist {:.4}) acc {:.2} {:.0} img/s",
+                epoch + 1,
+                t.loss,
+                t.ce,
+                t.cclp,
+                t.dist,
+                t.accuracy,
+                (images * members.len()) as f64 / started.elapsed().as_secs_f64()
+            ));
+            bar.inc(1);
+        }
+        let wait = iter.stats().waited.as_secs_f64();
+        drop(iter);
+        let images_per_s = (images * members.len()) as f64 / started.elapsed().as_secs_f64();
+        let validation = validate(&loader, &mut members, &class_of_set, info, epoch)?;
+        let lr: Vec<f32> = members.iter().map(|m| m.trainer.opt.lr).collect();
+        for (m, (tr, va)) in members.iter_mut().zip(train_terms.iter().zip(&validation)) {
+            let metric = va.map_or(tr.get().loss, |v| v.loss);
+            m.trainer.opt.lr = m.schedule.observe(metric as f64);
+        }
+        let entry = EpochLog {
+            epoch: epoch + 1,
+            train: train_terms.iter().map(Mean::get).collect(),
+            validation,
+            lr,
+            images_per_s,
+            loader_wait_s: wait,
+        };
+        let t = &entry.train[0];
+        bar.println(format!(
+            "epoch {:>3}/{}: loss {:.4} ce {:.4} cclp {:.4} dist {:.5} acc {:.3}{} | {:.0} img/s, waited {:.2} s on the loader",
+            epoch + 1,
+            cfg.epochs,
+            t.loss,
+            t.ce,
+            t.cclp,
+            t.dist,
+            t.accuracy,
+            entry.validation[0].map_or(String::new(), |v| format!(" | val loss {:.4} acc {:.3}", v.loss, v.accuracy)),
+            images_per_s,
+            wait
+        ));
+        state.log.push(entry);
+        state.epochs_done = epoch + 1;
+        state.members = members
+            .iter()
+            .map(|m| MemberState { lr: m.trainer.opt.lr, step: m.trainer.opt.step, schedule: m.schedule.clone() })
+            .collect();
+        save_checkpoint(run, &members, &state)?;
+    }
+    bar.finish_and_clear();
+    Ok(state.log)
+}
+
+fn validate(
+    loader: &Loader,
+    members: &mut [Member],
+    class_of_set: &[Option<usize>],
+    info: &RunInfo,
+    epoch: usize,
+) -> Result<Vec<Option<EpochTerms>>> {
+    if loader.indices(Split::Validation).is_empty() {
+        return Ok(vec![None; members.len()]);
+    }
+    let targets = info.targets();
+    let mut means: Vec<Mean> = members.iter().map(|_| Mean::default()).collect();
+    for batch in loader.epoch(Split::Validation, epoch as u64) {
+        if batch.len() < 2 {
+            continue;
+        }
+        let row_sets: Vec<usize> = batch.set_index.iter().map(|&s| class_of_set[s].expect("selected set")).collect();
+        let labels = BatchLabels { row_sets: &row_sets, classes: info.classes.len(), targets: &targets };
+        for (m, mean) in members.iter_mut().zip(&mut means) {
+            let net = &m.trainer.net;
+            let mut tape = Tape::inference(&m.trainer.pool);
+            let p = net.params.bind(&mut tape);
+            let x = tape.constant(batch.images.clone());
+            let out = net.forward(&mut tape, &p, x, &Mode::eval())?;
+            let (_, t) = dcc_loss(&mut tape, &out, None, &labels, &info.config.loss)?;
+            mean.add(&t, row_sets.len());
+        }
+    }
+    Ok(means.iter().map(|m| (m.rows > 0.0).then(|| m.get())).collect())
+}
