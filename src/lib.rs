@@ -6,6 +6,7 @@
 pub mod autograd;
 pub mod cpu;
 pub mod ops;
+pub mod report;
 pub mod tensor;
 #[doc(hidden)]
 pub mod testing;

@@ -1,0 +1,16 @@
+//! The report layer: plots rendered to PNG by our own rasteriser (canvas, bitmap font,
+//! colour maps, figure/axes API) and self-contained HTML pages that show them. It depends
+//! on nothing else in the engine — callers hand it plain numbers and strings — and it
+//! never decides what to plot: `dcc report` chooses the figures, this layer draws them.
+
+pub mod canvas;
+pub mod color;
+pub mod font;
+pub mod ticks;
+
+#[cfg(test)]
+mod canvas_tests;
+
+pub use canvas::{write_atomic, Canvas, Marker, Rect};
+pub use color::{palette, Color, Colormap, PALETTE};
+pub use font::Font;
