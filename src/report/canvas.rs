@@ -228,16 +228,45 @@ impl Canvas {
         gap: f64,
         c: Color,
     ) {
-        let len = ((x1 - x0).powi(2) + (y1 - y0).powi(2)).sqrt();
-        if !len.is_finite() || len == 0.0 || dash <= 0.0 {
+        self.dashed_polyline_aa(&[(x0, y0), (x1, y1)], width, dash, gap, c);
+    }
+
+    /// A dashed line through `points`; the dash pattern runs on across vertices so that
+    /// densely sampled curves still show dashes.
+    pub fn dashed_polyline_aa(
+        &mut self,
+        points: &[(f64, f64)],
+        width: f64,
+        dash: f64,
+        gap: f64,
+        c: Color,
+    ) {
+        if dash <= 0.0 {
             return;
         }
-        let (ux, uy) = ((x1 - x0) / len, (y1 - y0) / len);
-        let mut s = 0.0;
-        while s < len {
-            let e = (s + dash).min(len);
-            self.line_aa(x0 + ux * s, y0 + uy * s, x0 + ux * e, y0 + uy * e, width, c);
-            s = e + gap.max(1.0);
+        let gap = gap.max(1.0);
+        // `on` = currently inside a dash; `left` = length remaining in the current phase.
+        let (mut on, mut left) = (true, dash);
+        for w in points.windows(2) {
+            let ((x0, y0), (x1, y1)) = (w[0], w[1]);
+            let len = ((x1 - x0).powi(2) + (y1 - y0).powi(2)).sqrt();
+            if !len.is_finite() || len == 0.0 {
+                continue;
+            }
+            let (ux, uy) = ((x1 - x0) / len, (y1 - y0) / len);
+            let mut s = 0.0;
+            while s < len {
+                let e = (s + left).min(len);
+                if on {
+                    self.line_aa(x0 + ux * s, y0 + uy * s, x0 + ux * e, y0 + uy * e, width, c);
+                }
+                left -= e - s;
+                s = e;
+                if left <= 1e-9 {
+                    on = !on;
+                    left = if on { dash } else { gap };
+                }
+            }
         }
     }
 

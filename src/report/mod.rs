@@ -6,11 +6,20 @@
 pub mod canvas;
 pub mod color;
 pub mod font;
+pub mod panels;
+pub mod plot;
+mod render;
+pub mod series;
 pub mod ticks;
 
 #[cfg(test)]
 mod canvas_tests;
+#[cfg(test)]
+mod gallery_tests;
 
 pub use canvas::{write_atomic, Canvas, Marker, Rect};
 pub use color::{palette, Color, Colormap, PALETTE};
 pub use font::Font;
+pub use panels::{Heatmap, ImagePanel};
+pub use plot::{Axes, Figure};
+pub use series::{LegendPos, Scale, Style};

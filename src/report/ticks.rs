@@ -113,7 +113,18 @@ pub fn log_ticks(lo: f64, hi: f64) -> Ticks {
         };
     }
     minor.retain(|v| !major.iter().any(|m| (m - v).abs() <= 1e-9 * v));
-    let labels = major.iter().map(|&v| format_log_label(v)).collect();
+    // One notation per axis: powers of ten everywhere as soon as one label needs them.
+    let plain = major.iter().all(|&v| (1e-3..1e4 + 1.0).contains(&v));
+    let labels = major
+        .iter()
+        .map(|&v| {
+            if plain {
+                format_log_label(v)
+            } else {
+                format_power(v)
+            }
+        })
+        .collect();
     Ticks {
         major,
         labels,
@@ -128,13 +139,18 @@ pub fn format_log_label(v: f64) -> String {
         let decimals = (-e).max(0) as usize + 1;
         trim_zeros(&format!("{v:.decimals$}"))
     } else {
-        let e = (v.log10() + 1e-9).floor() as i64;
-        let m = (v / 10f64.powi(e as i32) * 10.0).round() / 10.0;
-        if (m - 1.0).abs() < 1e-9 {
-            format!("10{}", superscript(e))
-        } else {
-            format!("{}×10{}", trim_zeros(&format!("{m:.1}")), superscript(e))
-        }
+        format_power(v)
+    }
+}
+
+/// `10ᵏ`, or `m×10ᵏ` when `v` is not a power of ten.
+pub fn format_power(v: f64) -> String {
+    let e = (v.log10() + 1e-9).floor() as i64;
+    let m = (v / 10f64.powi(e as i32) * 10.0).round() / 10.0;
+    if (m - 1.0).abs() < 1e-9 {
+        format!("10{}", superscript(e))
+    } else {
+        format!("{}×10{}", trim_zeros(&format!("{m:.1}")), superscript(e))
     }
 }
 
@@ -284,6 +300,15 @@ mod tests {
         assert_eq!(t.labels, ["10⁻⁸", "10⁻⁷", "10⁻⁶", "10⁻⁵"]);
         let t = log_ticks(1e-12, 1e12);
         assert!(t.major.len() <= 7 && t.major.len() >= 4, "{:?}", t.major);
+        assert!(
+            t.labels.iter().all(|l| l.starts_with("10")),
+            "{:?}",
+            t.labels
+        );
+        assert_eq!(
+            log_ticks(1e-6, 1e9).labels,
+            ["10⁻⁶", "10⁻³", "10⁰", "10³", "10⁶", "10⁹"]
+        );
         let t = log_ticks(2.1, 2.9);
         assert!(t.major.len() >= 2 && t.major.iter().all(|&v| (2.1..=2.9).contains(&v)));
     }
