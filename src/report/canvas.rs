@@ -33,12 +33,12 @@ impl Rect {
 
     /// One past the right edge.
     pub fn right(&self) -> i32 {
-        self.x + self.w
+        self.x.saturating_add(self.w)
     }
 
     /// One past the bottom edge.
     pub fn bottom(&self) -> i32 {
-        self.y + self.h
+        self.y.saturating_add(self.h)
     }
 }
 
@@ -149,7 +149,12 @@ impl Canvas {
     }
 
     /// A one-pixel line by Bresenham's algorithm, both end points included.
+    /// Lines with an end point beyond ±1,000,000 are not drawn (they would take long
+    /// and cannot be on a real canvas anyway).
     pub fn line(&mut self, x0: i32, y0: i32, x1: i32, y1: i32, c: Color) {
+        if [x0, y0, x1, y1].iter().any(|v| v.abs() > 1_000_000) {
+            return;
+        }
         let (dx, dy) = ((x1 - x0).abs(), -(y1 - y0).abs());
         let (sx, sy) = (if x0 < x1 { 1 } else { -1 }, if y0 < y1 { 1 } else { -1 });
         let (mut x, mut y, mut err) = (x0, y0, dx + dy);
@@ -283,6 +288,7 @@ impl Canvas {
 
     /// Fills the integer rectangle `r`.
     pub fn fill_rect(&mut self, r: Rect, c: Color) {
+        let r = self.visible(r);
         for y in r.y..r.bottom() {
             for x in r.x..r.right() {
                 self.put(x, y, c);
@@ -292,11 +298,21 @@ impl Canvas {
 
     /// Blends `c` with opacity `alpha` over the integer rectangle `r`.
     pub fn fill_rect_alpha(&mut self, r: Rect, c: Color, alpha: f64) {
+        let r = self.visible(r);
         for y in r.y..r.bottom() {
             for x in r.x..r.right() {
                 self.blend(x, y, c, alpha);
             }
         }
+    }
+
+    /// The part of `r` inside the clip rectangle (possibly empty).
+    pub fn visible(&self, r: Rect) -> Rect {
+        let x0 = r.x.max(self.clip.x);
+        let y0 = r.y.max(self.clip.y);
+        let x1 = r.right().min(self.clip.right());
+        let y1 = r.bottom().min(self.clip.bottom());
+        Rect::new(x0, y0, (x1 - x0).max(0), (y1 - y0).max(0))
     }
 
     /// A one-pixel outline drawn just inside `r`.
@@ -317,12 +333,12 @@ impl Canvas {
             return;
         }
         let (x0, x1) = (
-            (cx - radius - 1.0).floor() as i32,
-            (cx + radius + 1.0).ceil() as i32,
+            ((cx - radius - 1.0).floor() as i32).max(self.clip.x),
+            ((cx + radius + 1.0).ceil() as i32).min(self.clip.right()),
         );
         let (y0, y1) = (
-            (cy - radius - 1.0).floor() as i32,
-            (cy + radius + 1.0).ceil() as i32,
+            ((cy - radius - 1.0).floor() as i32).max(self.clip.y),
+            ((cy + radius + 1.0).ceil() as i32).min(self.clip.bottom()),
         );
         for y in y0..=y1 {
             for x in x0..=x1 {

@@ -202,9 +202,8 @@ mod tests {
 
     #[test]
     fn palette_colours_are_pairwise_distinct() {
-        for i in 0..PALETTE.len() {
-            for j in 0..i {
-                let (a, b) = (PALETTE[i], PALETTE[j]);
+        for (i, a) in PALETTE.iter().enumerate() {
+            for (j, b) in PALETTE[..i].iter().enumerate() {
                 let d = (a.r as i32 - b.r as i32).abs()
                     + (a.g as i32 - b.g as i32).abs()
                     + (a.b as i32 - b.b as i32).abs();

@@ -4,8 +4,8 @@
 
 use super::canvas::Marker;
 use super::color::{palette, Color, Colormap};
+use super::figure::Figure;
 use super::panels::{Heatmap, ImagePanel};
-use super::plot::Figure;
 use super::series::{LegendPos, Scale, Style};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

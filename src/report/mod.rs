@@ -5,7 +5,11 @@
 
 pub mod canvas;
 pub mod color;
+mod draw_items;
+pub mod figure;
 pub mod font;
+pub mod html;
+mod legend;
 pub mod panels;
 pub mod plot;
 mod render;
@@ -16,10 +20,14 @@ pub mod ticks;
 mod canvas_tests;
 #[cfg(test)]
 mod gallery_tests;
+#[cfg(test)]
+mod plot_tests;
 
 pub use canvas::{write_atomic, Canvas, Marker, Rect};
 pub use color::{palette, Color, Colormap, PALETTE};
+pub use figure::Figure;
 pub use font::Font;
+pub use html::{Cell, HtmlPage};
 pub use panels::{Heatmap, ImagePanel};
-pub use plot::{Axes, Figure};
+pub use plot::Axes;
 pub use series::{LegendPos, Scale, Style};

@@ -57,6 +57,16 @@ pub fn linear_ticks(lo: f64, hi: f64, target: usize) -> Ticks {
     let step = nice_step((hi - lo) / target.max(2) as f64);
     let k0 = (lo / step - 1e-9).ceil() as i64;
     let k1 = (hi / step + 1e-9).floor() as i64;
+    if !(hi - lo).is_finite() || k1.saturating_sub(k0) > 100 {
+        // Only reachable for ranges near the limits of f64: label the two ends.
+        let major = vec![lo, hi];
+        let labels = major.iter().map(|&v| format_sig(v, 3)).collect();
+        return Ticks {
+            major,
+            labels,
+            minor: Vec::new(),
+        };
+    }
     // Multiples of an integer count avoid the drift of repeated addition.
     let major: Vec<f64> = (k0..=k1)
         .map(|k| k as f64 * step)
@@ -161,7 +171,7 @@ pub fn format_tick(v: f64, step: f64) -> String {
         return "0".to_string();
     }
     let mag = v.abs().max(step.abs());
-    if mag >= 1e5 || mag < 1e-3 {
+    if !(1e-3..1e5).contains(&mag) {
         let e = (step.abs().log10() + 1e-9).floor() as i32;
         let m = v / 10f64.powi(e);
         let s = format!(
@@ -237,7 +247,8 @@ mod tests {
 
     #[test]
     fn linear_ticks_for_a_set_of_ranges() {
-        let cases: &[(f64, f64, usize, &[f64], &[&str])] = &[
+        type Case<'a> = (f64, f64, usize, &'a [f64], &'a [&'a str]);
+        let cases: &[Case] = &[
             (
                 0.0,
                 1.0,

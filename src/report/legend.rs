@@ -1,0 +1,147 @@
+//! The legend box: entries with their swatches, placed in a chosen inside corner or in
+//! the corner that covers the fewest data points.
+
+use super::canvas::{Canvas, Rect};
+use super::color::Color;
+use super::font::Font;
+use super::plot::Axes;
+use super::render::Frame;
+use super::series::{Item, LegendEntry, LegendPos, Swatch};
+
+/// Draws the legend box in the requested (or least crowded) inside corner.
+pub(crate) fn draw_legend(c: &mut Canvas, f: &Frame, ax: &Axes, s: u32) {
+    let si = s as i32;
+    let font = Font::regular(s);
+    let fh = font.height() as i32;
+    let (pad, row_h, sw) = (4 * si, fh + 2 * si, 9 * si);
+    let mut entries: Vec<_> = Vec::new();
+    for e in &ax.legend_entries {
+        if !entries
+            .iter()
+            .any(|x: &&LegendEntry| x.label == e.label && x.color == e.color)
+        {
+            entries.push(e);
+        }
+    }
+    let max_rows = ((f.r.h - 2 * pad) / row_h).max(1) as usize;
+    let shown = entries.len().min(max_rows);
+    let label_w = entries[..shown]
+        .iter()
+        .map(|e| font.measure(&e.label).0 as i32)
+        .max()
+        .unwrap_or(0);
+    let (bw, bh) = (
+        pad * 3 + sw + label_w,
+        pad * 2 + shown as i32 * row_h - 2 * si,
+    );
+    let inset = 4 * si;
+    let corner = |p: LegendPos| -> Rect {
+        let (l, t) = (f.r.x + inset, f.r.y + inset);
+        let (rr, b) = (f.r.right() - inset - bw, f.r.bottom() - inset - bh);
+        match p {
+            LegendPos::TopLeft => Rect::new(l, t, bw, bh),
+            LegendPos::BottomLeft => Rect::new(l, b, bw, bh),
+            LegendPos::BottomRight => Rect::new(rr, b, bw, bh),
+            _ => Rect::new(rr, t, bw, bh),
+        }
+    };
+    let pos = if ax.legend == LegendPos::Best {
+        let order = [
+            LegendPos::TopRight,
+            LegendPos::TopLeft,
+            LegendPos::BottomRight,
+            LegendPos::BottomLeft,
+        ];
+        let crowd = |p: LegendPos| {
+            let b = corner(p);
+            data_pixels(f, ax)
+                .filter(|&(x, y)| b.contains(x as i32, y as i32))
+                .count()
+        };
+        let mut best = order[0];
+        let mut best_n = crowd(best);
+        for p in order.into_iter().skip(1) {
+            let n = crowd(p);
+            if n < best_n {
+                (best, best_n) = (p, n);
+            }
+        }
+        best
+    } else {
+        ax.legend
+    };
+    let b = corner(pos);
+    c.fill_rect_alpha(b, Color::WHITE, 0.88);
+    c.stroke_rect(b, Color::rgb(190, 190, 190));
+    for (i, e) in entries[..shown].iter().enumerate() {
+        let y = b.y + pad + i as i32 * row_h;
+        let cy = (y + 7 * si / 2) as f64;
+        let (x0, x1) = ((b.x + pad) as f64, (b.x + pad + sw) as f64);
+        let k = s as f64 / 2.0;
+        match e.swatch {
+            Swatch::Marker(m) => c.marker((x0 + x1) / 2.0, cy, m, 7.0 * k, e.color, 1.0),
+            Swatch::Line {
+                width,
+                dashed: false,
+            } => c.line_aa(x0, cy, x1, cy, width * k, e.color),
+            Swatch::Line {
+                width,
+                dashed: true,
+            } => c.dashed_line_aa(x0, cy, x1, cy, width * k, 5.0 * k, 3.0 * k, e.color),
+            Swatch::Patch { alpha } => {
+                let h = 5 * si;
+                let patch = Rect::new(x0 as i32, cy as i32 - h / 2, sw, h);
+                c.fill_rect_alpha(patch, e.color, (alpha * 2.0).min(1.0));
+            }
+        }
+        let label = if i + 1 == shown && shown < entries.len() {
+            format!("… {} more", entries.len() - shown + 1)
+        } else {
+            e.label.clone()
+        };
+        c.text(b.x + 2 * pad + sw, y, &label, font, Color::INK);
+    }
+}
+
+/// Pixel positions of the data points (for choosing the legend corner).
+fn data_pixels<'a>(f: &'a Frame, ax: &'a Axes) -> impl Iterator<Item = (f64, f64)> + 'a {
+    ax.items.iter().flat_map(move |it| {
+        let pts: Vec<(f64, f64)> = match it {
+            Item::Points { xs, ys, .. } | Item::ErrorBars { xs, ys, .. } => xs
+                .iter()
+                .zip(ys)
+                .filter_map(|(&x, &y)| f.point(x, y))
+                .collect(),
+            Item::Line { xs, ys, .. } => {
+                // Points every few pixels along each segment, so sparse lines count too.
+                let p: Vec<(f64, f64)> = xs
+                    .iter()
+                    .zip(ys)
+                    .filter_map(|(&x, &y)| f.point(x, y))
+                    .collect();
+                let mut dense = Vec::new();
+                for w in p.windows(2) {
+                    let n = ((w[1].0 - w[0].0).hypot(w[1].1 - w[0].1) / 4.0)
+                        .ceil()
+                        .min(1e4) as usize;
+                    for i in 0..n.max(1) {
+                        let t = i as f64 / n.max(1) as f64;
+                        dense.push((
+                            w[0].0 + t * (w[1].0 - w[0].0),
+                            w[0].1 + t * (w[1].1 - w[0].1),
+                        ));
+                    }
+                }
+                dense.extend(p.last());
+                dense
+            }
+            Item::Fill { xs, hi, .. } => xs
+                .iter()
+                .zip(hi)
+                .filter_map(|(&x, &y)| f.point(x, y))
+                .collect(),
+            _ => Vec::new(),
+        };
+        pts
+    })
+}
