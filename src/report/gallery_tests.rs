@@ -253,6 +253,72 @@ fn subplots(rng: &mut ChaCha8Rng) -> Figure {
     f
 }
 
+fn dense_heatmap() -> Figure {
+    let names: Vec<String> = (0..12)
+        .map(|i| format!("SIDM σ={:.2}", 0.05 * (i * i) as f64))
+        .collect();
+    let n = names.len();
+    let v: Vec<f64> = (0..n * n)
+        .map(|k| {
+            let (i, j) = ((k / n) as f64, (k % n) as f64);
+            (-(i - j).abs() * 0.6).exp() * if k % 7 == 0 { 0.9 } else { 1.0 }
+        })
+        .collect();
+    let mut f = Figure::new(640, 640);
+    f.axes(0)
+        .heatmap(
+            Heatmap::new(&v, n, n)
+                .labels(&names, &names)
+                .colormap(Colormap::Viridis)
+                .colorbar_label("overlap"),
+        )
+        .set_title("12 sets, long labels")
+        .set_xlabel("test set")
+        .set_ylabel("training set");
+    f
+}
+
+fn ensemble_grid(rng: &mut ChaCha8Rng) -> Figure {
+    let mut f = Figure::grid(900, 600, 3, 3);
+    f.set_title("Ensemble members: validation loss");
+    let epochs: Vec<f64> = (1..=60).map(|e| e as f64).collect();
+    for m in 0..9 {
+        let y: Vec<f64> = epochs
+            .iter()
+            .map(|e| 1.5 * (-e / (10.0 + m as f64)).exp() + 0.05 * rng.gen::<f64>())
+            .collect();
+        f.axes(m)
+            .line(&epochs, &y, "")
+            .set_title(&format!("member {m}"))
+            .set_xlabel("epoch")
+            .set_ylabel("loss");
+    }
+    f
+}
+
+fn font_specimen() -> super::canvas::Canvas {
+    use super::font::Font;
+    let lines = [
+        " !\"#$%&'()*+,-./0123456789:;<=>?@",
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`",
+        "abcdefghijklmnopqrstuvwxyz{|}~",
+        "σ λ µ α β Δ θ π ± ∞ ° × · − ≈ ≤ ≥ …",
+        "z₁ z₂ cm² g⁻¹ 10⁻³ 10⁹ x₀₁₂₃₄₅₆₇₈₉ ⁰¹²³⁴⁵⁶⁷⁸⁹",
+    ];
+    let mut c = super::canvas::Canvas::new(900, 430, Color::WHITE);
+    let mut y = 6;
+    for scale in 1..=3 {
+        for l in lines {
+            if scale < 3 || l.len() < 40 {
+                c.text(6, y, l, Font::regular(scale), Color::INK);
+                y += Font::regular(scale).height() as i32 + 3 * scale as i32;
+            }
+        }
+    }
+    c.text(6, y, "Bold: Latent space σ/m", Font::bold(2), Color::INK);
+    c
+}
+
 #[test]
 fn gallery_renders_every_figure_kind_to_readable_pngs() {
     let (dir, keep) = out_dir();
@@ -265,6 +331,8 @@ fn gallery_renders_every_figure_kind_to_readable_pngs() {
         ("recovery", recovery(), 700, 600),
         ("overlap_heatmap", overlap_heatmap(), 760, 620),
         ("subplots", subplots(&mut rng), 1100, 800),
+        ("dense_heatmap", dense_heatmap(), 640, 640),
+        ("ensemble_grid", ensemble_grid(&mut rng), 900, 600),
     ];
     for (name, fig, w, h) in figures {
         let path = dir.join(format!("{name}.png"));
@@ -276,6 +344,42 @@ fn gallery_renders_every_figure_kind_to_readable_pngs() {
     grid.save(&path).unwrap();
     let c = grid.render().unwrap();
     check_png(&path, c.width(), c.height());
+    let path = dir.join("font.png");
+    font_specimen().save_png(&path).unwrap();
+    check_png(&path, 900, 430);
+    let mut page = super::html::HtmlPage::new("dcc report gallery");
+    page.section("Figures")
+        .paragraph("Every figure kind the report layer draws.");
+    for name in [
+        "latent_scatter",
+        "training_curves",
+        "posterior",
+        "recovery",
+        "overlap_heatmap",
+        "dense_heatmap",
+        "image_grid",
+        "subplots",
+        "font",
+    ] {
+        page.image(&format!("{name}.png"), name);
+    }
+    page.section("Numbers").table(
+        &["set", "σ/m [cm²/g]", "confidence", "n"],
+        SETS.iter()
+            .enumerate()
+            .map(|(i, s)| {
+                vec![
+                    (*s).into(),
+                    (0.1 * i as f64).into(),
+                    super::html::Cell::fixed(1.0 / (1.0 + i as f64), 3),
+                    (100 * i).into(),
+                ]
+            })
+            .collect(),
+    );
+    page.section("Log")
+        .pre("epoch 1  loss 2.31 <ok>\nepoch 2  loss 1.87 & falling");
+    page.save(dir.join("index.html")).unwrap();
     if !keep {
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -36,7 +36,15 @@ impl AxisMap {
 
     fn ticks(&self, target: usize) -> Ticks {
         match self.scale {
-            Scale::Linear => linear_ticks(self.lo, self.hi, target),
+            Scale::Linear => {
+                // Small axes asked for 2 intervals can land on a single tick; ask again.
+                let t = linear_ticks(self.lo, self.hi, target);
+                if t.major.len() < 3 {
+                    linear_ticks(self.lo, self.hi, 2 * target + 1)
+                } else {
+                    t
+                }
+            }
             Scale::Log10 => log_ticks(10f64.powf(self.lo), 10f64.powf(self.hi)),
         }
     }
@@ -125,6 +133,33 @@ impl Frame {
     }
 }
 
+/// The densest x ticks whose labels keep at least two character widths apart on an axis
+/// `width` pixels long.
+fn fit_x_ticks(map: &AxisMap, width: i32, font: Font) -> Ticks {
+    let min_gap = 12.0 * font.scale as f64;
+    let fits = |t: &Ticks| {
+        let mut last_right = f64::NEG_INFINITY;
+        for (v, l) in t.major.iter().zip(&t.labels) {
+            let Some(f) = map.frac(*v) else { continue };
+            let w = font.measure(l).0 as f64;
+            let x = f * width as f64;
+            if x - w / 2.0 < last_right + min_gap {
+                return false;
+            }
+            last_right = x + w / 2.0;
+        }
+        true
+    };
+    for target in (3..=10).rev() {
+        let t = map.ticks(target);
+        if fits(&t) {
+            return t;
+        }
+    }
+    // The sparsest ticks; on a very narrow axis the caller skips colliding labels.
+    map.ticks(2)
+}
+
 /// Draws the title centred over `r` at `top`; returns the height used.
 pub(crate) fn draw_title(c: &mut Canvas, r: Rect, top: i32, title: &str, s: u32) -> i32 {
     if title.is_empty() {
@@ -166,7 +201,7 @@ pub(crate) fn draw_xy(c: &mut Canvas, cell: Rect, ax: &Axes, s: u32) {
             + gap
             + tick;
     let est_w = (cell.w - left - pad).max(1);
-    let xt = xmap.ticks((est_w / (fh * 6)).clamp(2, 10) as usize);
+    let xt = fit_x_ticks(&xmap, est_w, font);
     let last_w = xt
         .labels
         .last()
@@ -179,7 +214,14 @@ pub(crate) fn draw_xy(c: &mut Canvas, cell: Rect, ax: &Axes, s: u32) {
         cell.w - left - right,
         cell.h - top - bottom,
     );
-    draw_title(c, cell, cell.y + pad, &ax.title, s);
+    // Centred over the plot area, as long as it fits inside the cell.
+    let tw = Font::bold(s).measure(&ax.title).0 as i32;
+    let span = if tw <= r.w {
+        Rect::new(r.x, cell.y, r.w, cell.h)
+    } else {
+        cell
+    };
+    draw_title(c, span, cell.y + pad, &ax.title, s);
     if r.w < 10 || r.h < 10 {
         return;
     }

@@ -94,18 +94,25 @@ pub fn log_ticks(lo: f64, hi: f64) -> Ticks {
     let decade = |e: i32| 10f64.powi(e);
     let mut major: Vec<f64> = (e0..=e1).map(decade).filter(|&v| inside(v)).collect();
     // Many decades: label every second or third one so labels do not collide.
-    if major.len() > 8 {
-        let every = major.len().div_ceil(6);
-        major = (e0..=e1)
-            .filter(|e| e.rem_euclid(every as i32) == 0)
-            .map(decade)
-            .filter(|&v| inside(v))
-            .collect();
-    }
     let mut minor: Vec<f64> = (e0..=e1)
         .flat_map(|e| (2..10).map(move |m| m as f64 * decade(e)))
         .filter(|&v| inside(v))
         .collect();
+    if major.len() > 8 {
+        // Many decades: label every few, mark the others as minor ticks (2…9 would
+        // be a solid comb at this density).
+        let every = major.len().div_ceil(6) as i32;
+        minor = (e0..=e1)
+            .filter(|e| e.rem_euclid(every) != 0)
+            .map(decade)
+            .filter(|&v| inside(v))
+            .collect();
+        major = (e0..=e1)
+            .filter(|e| e.rem_euclid(every) == 0)
+            .map(decade)
+            .filter(|&v| inside(v))
+            .collect();
+    }
     if major.len() < 3 {
         major = (e0..=e1)
             .flat_map(|e| [1.0, 2.0, 5.0].map(|m| m * decade(e)))
