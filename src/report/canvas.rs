@@ -129,6 +129,11 @@ impl Canvas {
         };
     }
 
+    /// The current clip rectangle.
+    pub fn clip(&self) -> Rect {
+        self.clip
+    }
+
     /// Sets one pixel if it lies inside the clip.
     pub fn put(&mut self, x: i32, y: i32, c: Color) {
         if self.clip.contains(x, y) {

@@ -110,9 +110,10 @@ impl Figure {
         let mut top = 0i32;
         if !self.title.is_empty() {
             let font = Font::bold(s);
-            let (w, h) = font.measure(&self.title);
+            let title = font.fit(&self.title, self.width as i32 - 8 * s as i32);
+            let (w, h) = font.measure(&title);
             let x = (self.width as i32 - w as i32) / 2;
-            canvas.text(x.max(0), 4 * s as i32, &self.title, font, Color::INK);
+            canvas.text(x.max(0), 4 * s as i32, &title, font, Color::INK);
             top = (h + 8 * s) as i32;
         }
         let cell_w = self.width as f64 / self.cols as f64;
@@ -124,6 +125,8 @@ impl Figure {
             let x1 = ((c + 1) as f64 * cell_w).round() as i32;
             let y1 = top + ((r + 1) as f64 * cell_h).round() as i32;
             let cell = Rect::new(x0, y0, x1 - x0, y1 - y0);
+            // Nothing a panel draws may spill into its neighbours.
+            canvas.set_clip(Some(cell));
             match &ax.content {
                 Content::Xy => render::draw_xy(&mut canvas, cell, ax, s),
                 Content::Heatmap(h) => panels::draw_heatmap(&mut canvas, cell, ax, h, s),

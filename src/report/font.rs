@@ -70,6 +70,23 @@ impl Font {
         (w, self.height())
     }
 
+    /// `text` shortened with a trailing `…` so that it is at most `max_w` pixels wide
+    /// (empty if not even the ellipsis fits).
+    pub fn fit(&self, text: &str, max_w: i32) -> String {
+        if self.measure(text).0 as i32 <= max_w {
+            return text.to_string();
+        }
+        let mut chars: Vec<char> = text.chars().collect();
+        while !chars.is_empty() {
+            chars.pop();
+            let s: String = chars.iter().chain(['…'].iter()).collect();
+            if self.measure(&s).0 as i32 <= max_w {
+                return s;
+            }
+        }
+        String::new()
+    }
+
     /// Height of one line of text in pixels.
     pub fn height(&self) -> u32 {
         CELL_HEIGHT * self.scale
@@ -342,5 +359,13 @@ mod tests {
         assert_eq!(Font::regular(2).measure(""), (0, 18));
         // Small digits are 3 wide with a 1-pixel gap.
         assert_eq!(Font::regular(1).measure("10²"), (5 + 1 + 5 + 1 + 3, 9));
+        let f = Font::regular(2);
+        assert_eq!(f.fit("short", 200), "short");
+        let cut = f.fit("a rather long axis label", 100);
+        assert!(
+            cut.ends_with('…') && f.measure(&cut).0 <= 100 && cut.len() > 4,
+            "{cut}"
+        );
+        assert_eq!(f.fit("abc", 3), "");
     }
 }

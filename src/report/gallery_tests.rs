@@ -296,6 +296,36 @@ fn ensemble_grid(rng: &mut ChaCha8Rng) -> Figure {
     f
 }
 
+fn stress_layout(rng: &mut ChaCha8Rng) -> Figure {
+    let mut f = Figure::grid(700, 500, 2, 2);
+    let ax = f.axes(0);
+    for k in 0..15 {
+        let xs: Vec<f64> = (0..5).map(|i| i as f64).collect();
+        let ys: Vec<f64> = xs.iter().map(|x| x * k as f64 + rng.gen::<f64>()).collect();
+        ax.line(&xs, &ys, &format!("series {k}"));
+    }
+    ax.set_title("15 legend entries");
+    f.axes(1)
+        .points(&[1.0, 2.0, 3.0], &[1e5, 2e5, 3e5], "big y")
+        .set_title("A very long title that is much wider than this little panel")
+        .set_xlabel("a long x label with units [cm² g⁻¹ Mpc⁻¹ and more]")
+        .set_ylabel("counts per bin");
+    let xs: Vec<f64> = (-5..60).map(|i| i as f64 * 0.05).collect();
+    let ys: Vec<f64> = xs
+        .iter()
+        .map(|x| (-(x.max(1e-3).ln() + 1.0).powi(2)).exp())
+        .collect();
+    f.axes(2)
+        .line(&xs, &ys, "p")
+        .vband(0.2, 0.6, "68 %", palette(3))
+        .set_xscale(Scale::Log10)
+        .set_xlabel("σ/m [cm²/g]");
+    f.axes(3)
+        .heatmap(Heatmap::new(&[0.42], 1, 1).labels(&["only"], &["one"]))
+        .set_title("1×1");
+    f
+}
+
 fn font_specimen() -> super::canvas::Canvas {
     use super::font::Font;
     let lines = [
@@ -333,6 +363,7 @@ fn gallery_renders_every_figure_kind_to_readable_pngs() {
         ("subplots", subplots(&mut rng), 1100, 800),
         ("dense_heatmap", dense_heatmap(), 640, 640),
         ("ensemble_grid", ensemble_grid(&mut rng), 900, 600),
+        ("stress_layout", stress_layout(&mut rng), 700, 500),
     ];
     for (name, fig, w, h) in figures {
         let path = dir.join(format!("{name}.png"));

@@ -23,11 +23,17 @@ pub(crate) fn draw_legend(c: &mut Canvas, f: &Frame, ax: &Axes, s: u32) {
             entries.push(e);
         }
     }
+    // At most two thirds of the plot width, so long names are shortened.
+    let max_label = f.r.w * 2 / 3 - 3 * pad - sw;
+    let labels: Vec<String> = entries
+        .iter()
+        .map(|e| font.fit(&e.label, max_label))
+        .collect();
     let max_rows = ((f.r.h - 2 * pad) / row_h).max(1) as usize;
     let shown = entries.len().min(max_rows);
-    let label_w = entries[..shown]
+    let label_w = labels[..shown]
         .iter()
-        .map(|e| font.measure(&e.label).0 as i32)
+        .map(|l| font.measure(l).0 as i32)
         .max()
         .unwrap_or(0);
     let (bw, bh) = (
@@ -97,7 +103,7 @@ pub(crate) fn draw_legend(c: &mut Canvas, f: &Frame, ax: &Axes, s: u32) {
         let label = if i + 1 == shown && shown < entries.len() {
             format!("… {} more", entries.len() - shown + 1)
         } else {
-            e.label.clone()
+            labels[i].clone()
         };
         c.text(b.x + 2 * pad + sw, y, &label, font, Color::INK);
     }

@@ -3,6 +3,8 @@
 //! on nothing else in the engine — callers hand it plain numbers and strings — and it
 //! never decides what to plot: `dcc report` chooses the figures, this layer draws them.
 
+#![warn(missing_docs)]
+
 pub mod canvas;
 pub mod color;
 mod draw_items;

@@ -203,14 +203,23 @@ pub(crate) fn draw_heatmap(c: &mut Canvas, cell: Rect, ax: &Axes, h: &Heatmap, s
     let (pad, gap) = (5 * si, 3 * si);
     let (lo, hi) = value_range(&h.values, h.range, h.colormap);
     let title_h = super::render::draw_title(c, cell, cell.y + pad, &ax.title, s);
-    let row_w = h
+    // Long labels are shortened so that the matrix keeps most of the panel.
+    let row_labels: Vec<String> = h
         .row_labels
+        .iter()
+        .map(|l| font.fit(l, cell.w / 3))
+        .collect();
+    let col_labels: Vec<String> = h
+        .col_labels
+        .iter()
+        .map(|l| font.fit(l, cell.h / 3))
+        .collect();
+    let row_w = row_labels
         .iter()
         .map(|l| font.measure(l).0 as i32)
         .max()
         .unwrap_or(0);
-    let col_w = h
-        .col_labels
+    let col_w = col_labels
         .iter()
         .map(|l| font.measure(l).0 as i32)
         .max()
@@ -228,8 +237,7 @@ pub(crate) fn draw_heatmap(c: &mut Canvas, cell: Rect, ax: &Axes, h: &Heatmap, s
     };
     let flat_bottom = pad + xlab + fh + gap;
     let mut side_px = side(flat_bottom);
-    let rotate = h
-        .col_labels
+    let rotate = col_labels
         .iter()
         .any(|l| font.measure(l).0 as i32 > side_px - gap);
     if rotate {
@@ -279,12 +287,12 @@ pub(crate) fn draw_heatmap(c: &mut Canvas, cell: Rect, ax: &Axes, h: &Heatmap, s
         Rect::new(grid.x - 1, grid.y - 1, grid.w + 2, grid.h + 2),
         Color::INK,
     );
-    for (i, l) in h.row_labels.iter().enumerate() {
+    for (i, l) in row_labels.iter().enumerate() {
         let w = font.measure(l).0 as i32;
         let y = grid.y + i as i32 * side_px + (side_px - 7 * si) / 2;
         c.text(grid.x - gap - w, y, l, font, Color::INK);
     }
-    for (j, l) in h.col_labels.iter().enumerate() {
+    for (j, l) in col_labels.iter().enumerate() {
         let (w, _) = font.measure(l);
         let cx = grid.x + j as i32 * side_px + side_px / 2;
         if rotate {
@@ -295,21 +303,17 @@ pub(crate) fn draw_heatmap(c: &mut Canvas, cell: Rect, ax: &Axes, h: &Heatmap, s
     }
     let below = grid.bottom() + gap + if rotate { col_w } else { fh } + gap;
     if !ax.xlabel.is_empty() {
-        let w = font.measure(&ax.xlabel).0 as i32;
-        c.text(
-            grid.x + (grid.w - w) / 2,
-            below,
-            &ax.xlabel,
-            font,
-            Color::INK,
-        );
+        let xlabel = font.fit(&ax.xlabel, grid.w.max(cell.w / 2));
+        let w = font.measure(&xlabel).0 as i32;
+        c.text(grid.x + (grid.w - w) / 2, below, &xlabel, font, Color::INK);
     }
     if !ax.ylabel.is_empty() {
-        let len = font.measure(&ax.ylabel).0 as i32;
+        let ylabel = font.fit(&ax.ylabel, grid.h.max(cell.h / 2));
+        let len = font.measure(&ylabel).0 as i32;
         c.text_vertical(
             grid.x - gap - row_w - gap - fh,
             grid.y + (grid.h - len) / 2,
-            &ax.ylabel,
+            &ylabel,
             font,
             Color::INK,
         );

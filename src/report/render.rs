@@ -166,8 +166,9 @@ pub(crate) fn draw_title(c: &mut Canvas, r: Rect, top: i32, title: &str, s: u32)
         return 0;
     }
     let font = Font::bold(s);
-    let (w, h) = font.measure(title);
-    c.text(r.x + (r.w - w as i32) / 2, top, title, font, Color::INK);
+    let title = font.fit(title, r.w);
+    let (w, h) = font.measure(&title);
+    c.text(r.x + (r.w - w as i32) / 2, top, &title, font, Color::INK);
     h as i32 + 3 * s as i32
 }
 
@@ -192,14 +193,12 @@ pub(crate) fn draw_xy(c: &mut Canvas, cell: Rect, ax: &Axes, s: u32) {
         .map(|l| font.measure(l).0 as i32)
         .max()
         .unwrap_or(0);
-    let left =
-        pad + if ax.ylabel.is_empty() {
-            0
-        } else {
-            fh + gap * 2
-        } + ylab_w
-            + gap
-            + tick;
+    let ylabel_w = if ax.ylabel.is_empty() {
+        0
+    } else {
+        fh + gap * 2
+    };
+    let left = pad + ylabel_w + ylab_w + gap + tick;
     let est_w = (cell.w - left - pad).max(1);
     let xt = fit_x_ticks(&xmap, est_w, font);
     let last_w = xt
@@ -255,6 +254,7 @@ pub(crate) fn draw_xy(c: &mut Canvas, cell: Rect, ax: &Axes, s: u32) {
             }
         }
     }
+    let outer = c.clip();
     c.set_clip(Some(r));
     for it in ax.items.iter().filter(|it| is_area(it)) {
         draw_item(c, &f, it, s);
@@ -262,7 +262,7 @@ pub(crate) fn draw_xy(c: &mut Canvas, cell: Rect, ax: &Axes, s: u32) {
     for it in ax.items.iter().filter(|it| !is_area(it)) {
         draw_item(c, &f, it, s);
     }
-    c.set_clip(None);
+    c.set_clip(Some(outer));
     c.stroke_rect(Rect::new(r.x - 1, r.y - 1, r.w + 2, r.h + 2), Color::INK);
 
     // X ticks and labels; labels that would touch their neighbour are skipped.
@@ -304,21 +304,23 @@ pub(crate) fn draw_xy(c: &mut Canvas, cell: Rect, ax: &Axes, s: u32) {
         }
     }
     if !ax.xlabel.is_empty() {
-        let w = font.measure(&ax.xlabel).0 as i32;
+        let xlabel = font.fit(&ax.xlabel, r.w);
+        let w = font.measure(&xlabel).0 as i32;
         c.text(
             r.x + (r.w - w) / 2,
             r.bottom() + tick + gap * 2 + fh,
-            &ax.xlabel,
+            &xlabel,
             font,
             Color::INK,
         );
     }
     if !ax.ylabel.is_empty() {
-        let len = font.measure(&ax.ylabel).0 as i32;
+        let ylabel = font.fit(&ax.ylabel, r.h);
+        let len = font.measure(&ylabel).0 as i32;
         c.text_vertical(
             cell.x + pad,
             r.y + (r.h - len) / 2,
-            &ax.ylabel,
+            &ylabel,
             font,
             Color::INK,
         );
