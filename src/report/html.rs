@@ -135,6 +135,28 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// Standard base64 (RFC 4648) with padding.
+pub fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// A fragment identifier from a heading: lower-case ASCII letters, digits and dashes.
 fn anchor(i: usize, s: &str) -> String {
     let slug: String = s
@@ -220,6 +242,17 @@ impl HtmlPage {
         }
         self.blocks.push(Block::Image {
             src: p.to_string(),
+            caption: caption.to_string(),
+        });
+        self
+    }
+
+    /// A PNG embedded in the page itself as a `data:` URI, for pages that must travel
+    /// as one file (e.g. `Canvas::encode_png()` output).
+    pub fn image_embedded(&mut self, png: &[u8], caption: &str) -> &mut Self {
+        let src = format!("data:image/png;base64,{}", base64(png));
+        self.blocks.push(Block::Image {
+            src,
             caption: caption.to_string(),
         });
         self
@@ -319,6 +352,16 @@ impl HtmlPage {
     }
 }
 
+/// Writes `value` as pretty-printed JSON at `path` (temporary file, then rename), for the
+/// machine-readable half of a report.
+pub fn save_json(path: impl AsRef<Path>, value: &impl serde::Serialize) -> Result<()> {
+    let path = path.as_ref();
+    let mut text = serde_json::to_string_pretty(value)
+        .map_err(|e| anyhow::anyhow!("serialising JSON for {}: {e}", path.display()))?;
+    text.push('\n');
+    write_atomic(path, text.as_bytes())
+}
+
 fn table_html(h: &mut String, header: &[String], rows: &[Vec<Cell>]) {
     h.push_str("<table>\n<thead><tr>");
     for c in header {
@@ -389,6 +432,27 @@ mod tests {
     }
 
     #[test]
+    fn base64_matches_rfc4648_vectors_and_embeds_images() {
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+        ];
+        for (plain, enc) in cases {
+            assert_eq!(base64(plain.as_bytes()), enc);
+        }
+        assert_eq!(base64(&[0xff, 0xfe, 0x00]), "//4A");
+        let mut p = HtmlPage::new("t");
+        p.image_embedded(b"foo", "x");
+        assert!(p
+            .render()
+            .unwrap()
+            .contains("src=\"data:image/png;base64,Zm9v\""));
+    }
+
+    #[test]
     fn malformed_tables_and_absolute_image_paths_are_errors() {
         let mut p = HtmlPage::new("t");
         p.table(&["a", "b"], vec![vec![Cell::from(1.0)]]);
@@ -435,5 +499,12 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         let e = p.save(dir.join("missing/index.html")).unwrap_err();
         assert!(format!("{e:#}").contains("missing/index.html"), "{e:#}");
+        std::fs::create_dir_all(&dir).unwrap();
+        let json = dir.join("summary.json");
+        save_json(&json, &serde_json::json!({"sigma": 0.5, "sets": ["CDM"]})).unwrap();
+        let back: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(back["sigma"], 0.5);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -29,7 +29,7 @@ pub use canvas::{write_atomic, Canvas, Marker, Rect};
 pub use color::{palette, Color, Colormap, PALETTE};
 pub use figure::Figure;
 pub use font::Font;
-pub use html::{Cell, HtmlPage};
+pub use html::{save_json, Cell, HtmlPage};
 pub use panels::{Heatmap, ImagePanel};
 pub use plot::Axes;
 pub use series::{LegendPos, Scale, Style};
