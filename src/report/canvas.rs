@@ -4,6 +4,7 @@
 
 use super::color::Color;
 use super::font::{glyph, Font, CELL_HEIGHT};
+use super::output::write_atomic;
 use anyhow::{Context, Result};
 use std::path::Path;
 
@@ -489,27 +490,4 @@ fn inside_polygon(pts: &[(f64, f64)], x: f64, y: f64) -> bool {
         j = i;
     }
     inside
-}
-
-/// Writes `bytes` to `path` via a temporary sibling file and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path
-        .file_name()
-        .with_context(|| format!("output path {} has no file name", path.display()))?;
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes).with_context(|| {
-        format!(
-            "writing {} (temporary for {})",
-            tmp.display(),
-            path.display()
-        )
-    })?;
-    std::fs::rename(&tmp, path).with_context(|| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("renaming {} to {}", tmp.display(), path.display())
-    })
 }

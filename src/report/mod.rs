@@ -11,7 +11,10 @@ mod draw_items;
 pub mod figure;
 pub mod font;
 pub mod html;
+#[cfg(test)]
+mod html_tests;
 mod legend;
+pub mod output;
 pub mod panels;
 pub mod plot;
 mod render;
@@ -25,11 +28,12 @@ mod gallery_tests;
 #[cfg(test)]
 mod plot_tests;
 
-pub use canvas::{write_atomic, Canvas, Marker, Rect};
+pub use canvas::{Canvas, Marker, Rect};
 pub use color::{palette, Color, Colormap, PALETTE};
 pub use figure::Figure;
 pub use font::Font;
-pub use html::{save_json, Cell, HtmlPage};
+pub use html::{Cell, HtmlPage};
+pub use output::{save_json, write_atomic};
 pub use panels::{Heatmap, ImagePanel};
 pub use plot::Axes;
 pub use series::{LegendPos, Scale, Style};
