@@ -141,6 +141,27 @@ pub(crate) fn draw_item(c: &mut Canvas, f: &Frame, it: &Item, s: u32) {
             color,
             alpha,
         } => fill_between(c, f, xs, lo, hi, *color, *alpha),
+        Item::Bars {
+            edges,
+            heights,
+            color,
+            alpha,
+        } => {
+            for (i, &h) in heights.iter().enumerate() {
+                let (Some(a), Some(b), Some(y)) = (f.px(edges[i]), f.px(edges[i + 1]), f.py(h))
+                else {
+                    continue;
+                };
+                // From zero on linear axes, from the bottom edge on log axes.
+                let base = f.py(0.0).unwrap_or(bot).clamp(top - 1.0, bot + 1.0);
+                let y = y.clamp(top - 1.0, bot + 1.0);
+                let (x0, x1) = (a.min(b).round() as i32, a.max(b).round() as i32);
+                let (y0, y1) = (y.min(base).round() as i32, y.max(base).round() as i32);
+                // A one-pixel gap keeps neighbouring bars apart.
+                let w = (x1 - x0 - 1).max(1);
+                c.fill_rect_alpha(Rect::new(x0 + 1, y0, w, y1 - y0 + 1), *color, *alpha);
+            }
+        }
         Item::Text { x, y, text, color } => {
             if let Some((px, py)) = f.point(*x, *y) {
                 let font = Font::regular(s);

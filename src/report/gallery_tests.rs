@@ -326,6 +326,22 @@ fn stress_layout(rng: &mut ChaCha8Rng) -> Figure {
     f
 }
 
+fn knn_histogram(rng: &mut ChaCha8Rng) -> Figure {
+    let train = Normal::new(1.0, 0.25).unwrap();
+    let test = Normal::new(1.9, 0.3).unwrap();
+    let a: Vec<f64> = (0..2000).map(|_| train.sample(rng)).collect();
+    let b: Vec<f64> = (0..300).map(|_| test.sample(rng)).collect();
+    let mut f = Figure::new(800, 450);
+    f.axes(0)
+        .histogram(&a, 40, true, "training (k-th NN distance)")
+        .histogram(&b, 25, true, "unknown set")
+        .vline(1.41, "95th percentile")
+        .set_xlabel("distance to k-th nearest training latent")
+        .set_ylabel("density")
+        .set_title("Extrapolation check");
+    f
+}
+
 fn font_specimen() -> super::canvas::Canvas {
     use super::font::Font;
     let lines = [
@@ -364,6 +380,7 @@ fn gallery_renders_every_figure_kind_to_readable_pngs() {
         ("dense_heatmap", dense_heatmap(), 640, 640),
         ("ensemble_grid", ensemble_grid(&mut rng), 900, 600),
         ("stress_layout", stress_layout(&mut rng), 700, 500),
+        ("knn_histogram", knn_histogram(&mut rng), 800, 450),
     ];
     for (name, fig, w, h) in figures {
         let path = dir.join(format!("{name}.png"));

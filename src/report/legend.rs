@@ -146,6 +146,20 @@ fn data_pixels<'a>(f: &'a Frame, ax: &'a Axes) -> impl Iterator<Item = (f64, f64
                 .zip(hi)
                 .filter_map(|(&x, &y)| f.point(x, y))
                 .collect(),
+            Item::Bars { edges, heights, .. } => {
+                // A column of points down each bar's middle, so covered bars count.
+                let base = f.py(0.0).unwrap_or((f.r.bottom() - 1) as f64);
+                let mut pts = Vec::new();
+                for (i, &h) in heights.iter().enumerate() {
+                    if let Some((x, y)) = f.point(0.5 * (edges[i] + edges[i + 1]), h) {
+                        let n = ((base - y).abs() / 4.0).ceil().min(1e4) as usize;
+                        pts.extend(
+                            (0..=n).map(|k| (x, y + (base - y) * k as f64 / n.max(1) as f64)),
+                        );
+                    }
+                }
+                pts
+            }
             _ => Vec::new(),
         };
         pts

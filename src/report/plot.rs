@@ -313,6 +313,74 @@ impl Axes {
         self
     }
 
+    /// A histogram of the finite values in `bins` equal bins over their range (next
+    /// palette colour); `density` scales heights so the bars' area is 1.
+    pub fn histogram(
+        &mut self,
+        values: &[f64],
+        bins: usize,
+        density: bool,
+        label: &str,
+    ) -> &mut Self {
+        let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if bins == 0 || finite.is_empty() {
+            self.problems.push(format!(
+                "histogram '{label}': expected at least one bin and one finite value, found {bins} bins and {} finite values",
+                finite.len()
+            ));
+            return self;
+        }
+        let (lo, hi) = if hi > lo {
+            (lo, hi)
+        } else {
+            (lo - 0.5, hi + 0.5)
+        };
+        let width = (hi - lo) / bins as f64;
+        let edges: Vec<f64> = (0..=bins).map(|i| lo + i as f64 * width).collect();
+        let mut counts = vec![0.0; bins];
+        for v in &finite {
+            counts[(((v - lo) / width) as usize).min(bins - 1)] += 1.0;
+        }
+        if density {
+            let norm = finite.len() as f64 * width;
+            counts.iter_mut().for_each(|c| *c /= norm);
+        }
+        self.bars(&edges, &counts, label, None)
+    }
+
+    /// Bars between consecutive `edges` with the given `heights` (one fewer than edges).
+    pub fn bars(
+        &mut self,
+        edges: &[f64],
+        heights: &[f64],
+        label: &str,
+        color: Option<Color>,
+    ) -> &mut Self {
+        if edges.len() != heights.len() + 1 {
+            self.problems.push(format!(
+                "bars '{label}': expected {} edges for {} heights, found {}",
+                heights.len() + 1,
+                heights.len(),
+                edges.len()
+            ));
+            return self;
+        }
+        let color = self.pick_color(&Style {
+            color,
+            ..Style::default()
+        });
+        self.items.push(Item::Bars {
+            edges: edges.to_vec(),
+            heights: heights.to_vec(),
+            color,
+            alpha: 0.6,
+        });
+        self.add_entry(label, color, Swatch::Patch { alpha: 0.6 });
+        self
+    }
+
     /// Text with its left edge at data point (x, y), vertically centred.
     pub fn text(&mut self, x: f64, y: f64, text: &str, color: Color) -> &mut Self {
         self.items.push(Item::Text {

@@ -120,6 +120,18 @@ fn mismatched_inputs_are_reported_by_render_not_panics() {
         ),
         (
             Box::new(|f| {
+                f.axes(0).bars(&[0.0, 1.0], &[1.0, 2.0], "b", None);
+            }),
+            "bars 'b': expected 3 edges for 2 heights, found 2",
+        ),
+        (
+            Box::new(|f| {
+                f.axes(0).histogram(&[f64::NAN], 10, false, "h");
+            }),
+            "histogram 'h': expected at least one bin and one finite value",
+        ),
+        (
+            Box::new(|f| {
                 f.axes(0).errorbars(&[1.0], &[1.0], &[], "e");
             }),
             "yerr has 0",

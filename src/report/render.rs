@@ -105,6 +105,14 @@ fn extents(ax: &Axes) -> (Vec<f64>, Vec<f64>) {
                 xs.push(*x);
                 ys.push(*y);
             }
+            Item::Bars { edges, heights, .. } => {
+                xs.extend(edges);
+                ys.extend(heights);
+                // Bars grow from zero, which must be visible on a linear axis.
+                if ax.yscale == Scale::Linear {
+                    ys.push(0.0);
+                }
+            }
         }
     }
     (xs, ys)

@@ -151,6 +151,12 @@ pub(crate) enum Item {
         text: String,
         color: Color,
     },
+    Bars {
+        edges: Vec<f64>,
+        heights: Vec<f64>,
+        color: Color,
+        alpha: f64,
+    },
 }
 
 /// What a legend entry shows beside its label.
