@@ -336,6 +336,7 @@ fn knn_histogram(rng: &mut ChaCha8Rng) -> Figure {
         .histogram(&a, 40, true, "training (k-th NN distance)")
         .histogram(&b, 25, true, "unknown set")
         .vline(1.41, "95th percentile")
+        .set_legend(LegendPos::Outside)
         .set_xlabel("distance to k-th nearest training latent")
         .set_ylabel("density")
         .set_title("Extrapolation check");

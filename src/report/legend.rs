@@ -8,38 +8,86 @@ use super::plot::Axes;
 use super::render::Frame;
 use super::series::{Item, LegendEntry, LegendPos, Swatch};
 
-/// Draws the legend box in the requested (or least crowded) inside corner.
-pub(crate) fn draw_legend(c: &mut Canvas, f: &Frame, ax: &Axes, s: u32) {
+/// Unique entries, their (possibly shortened) labels, how many fit, and the box size.
+struct Layout<'a> {
+    entries: Vec<&'a LegendEntry>,
+    labels: Vec<String>,
+    shown: usize,
+    w: i32,
+    h: i32,
+}
+
+fn layout(ax: &Axes, s: u32, max_label: i32, max_h: i32) -> Layout<'_> {
     let si = s as i32;
     let font = Font::regular(s);
-    let fh = font.height() as i32;
-    let (pad, row_h, sw) = (4 * si, fh + 2 * si, 9 * si);
-    let mut entries: Vec<_> = Vec::new();
+    let (pad, row_h, sw) = (4 * si, font.height() as i32 + 2 * si, 9 * si);
+    let mut entries: Vec<&LegendEntry> = Vec::new();
     for e in &ax.legend_entries {
         if !entries
             .iter()
-            .any(|x: &&LegendEntry| x.label == e.label && x.color == e.color)
+            .any(|x| x.label == e.label && x.color == e.color)
         {
             entries.push(e);
         }
     }
-    // At most two thirds of the plot width, so long names are shortened.
-    let max_label = f.r.w * 2 / 3 - 3 * pad - sw;
     let labels: Vec<String> = entries
         .iter()
         .map(|e| font.fit(&e.label, max_label))
         .collect();
-    let max_rows = ((f.r.h - 2 * pad) / row_h).max(1) as usize;
+    let max_rows = ((max_h - 2 * pad) / row_h).max(1) as usize;
     let shown = entries.len().min(max_rows);
     let label_w = labels[..shown]
         .iter()
         .map(|l| font.measure(l).0 as i32)
         .max()
         .unwrap_or(0);
-    let (bw, bh) = (
+    let (w, h) = (
         pad * 3 + sw + label_w,
         pad * 2 + shown as i32 * row_h - 2 * si,
     );
+    Layout {
+        entries,
+        labels,
+        shown,
+        w,
+        h,
+    }
+}
+
+/// Width to reserve right of the plot for an `Outside` legend in a cell `cell_w` wide
+/// (0 when the legend is inside or empty).
+pub(crate) fn outside_width(ax: &Axes, s: u32, cell_w: i32, max_h: i32) -> i32 {
+    if ax.legend != LegendPos::Outside || ax.legend_entries.is_empty() {
+        return 0;
+    }
+    let sw = 9 * s as i32;
+    layout(ax, s, cell_w / 3 - 12 * s as i32 - sw, max_h).w + 4 * s as i32
+}
+
+/// Draws the legend box in the requested (or least crowded) inside corner, or to the
+/// right of the plot for `Outside`.
+pub(crate) fn draw_legend(c: &mut Canvas, f: &Frame, ax: &Axes, s: u32, cell: Rect) {
+    let si = s as i32;
+    let font = Font::regular(s);
+    let (pad, row_h, sw) = (4 * si, font.height() as i32 + 2 * si, 9 * si);
+    let max_label = if ax.legend == LegendPos::Outside {
+        cell.w / 3 - 3 * pad - sw
+    } else {
+        // At most two thirds of the plot width, so long names are shortened.
+        f.r.w * 2 / 3 - 3 * pad - sw
+    };
+    let max_h = if ax.legend == LegendPos::Outside {
+        cell.bottom() - f.r.y
+    } else {
+        f.r.h
+    };
+    let Layout {
+        entries,
+        labels,
+        shown,
+        w: bw,
+        h: bh,
+    } = layout(ax, s, max_label, max_h);
     let inset = 4 * si;
     let corner = |p: LegendPos| -> Rect {
         let (l, t) = (f.r.x + inset, f.r.y + inset);
@@ -48,6 +96,7 @@ pub(crate) fn draw_legend(c: &mut Canvas, f: &Frame, ax: &Axes, s: u32) {
             LegendPos::TopLeft => Rect::new(l, t, bw, bh),
             LegendPos::BottomLeft => Rect::new(l, b, bw, bh),
             LegendPos::BottomRight => Rect::new(rr, b, bw, bh),
+            LegendPos::Outside => Rect::new(f.r.right() + inset, f.r.y, bw, bh),
             _ => Rect::new(rr, t, bw, bh),
         }
     };

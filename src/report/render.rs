@@ -6,7 +6,7 @@ use super::canvas::{Canvas, Rect};
 use super::color::Color;
 use super::draw_items::{draw_item, is_area};
 use super::font::Font;
-use super::legend::draw_legend;
+use super::legend::{draw_legend, outside_width};
 use super::plot::Axes;
 use super::series::{Item, LegendPos, Scale};
 use super::ticks::{linear_ticks, log_ticks, Ticks};
@@ -207,14 +207,15 @@ pub(crate) fn draw_xy(c: &mut Canvas, cell: Rect, ax: &Axes, s: u32) {
         fh + gap * 2
     };
     let left = pad + ylabel_w + ylab_w + gap + tick;
-    let est_w = (cell.w - left - pad).max(1);
+    let legend_w = outside_width(ax, s, cell.w, cell.h - top);
+    let est_w = (cell.w - left - pad - legend_w).max(1);
     let xt = fit_x_ticks(&xmap, est_w, font);
     let last_w = xt
         .labels
         .last()
         .map(|l| font.measure(l).0 as i32)
         .unwrap_or(0);
-    let right = pad.max(last_w / 2 + gap);
+    let right = pad.max(last_w / 2 + gap) + legend_w;
     let r = Rect::new(
         cell.x + left,
         cell.y + top,
@@ -312,10 +313,14 @@ pub(crate) fn draw_xy(c: &mut Canvas, cell: Rect, ax: &Axes, s: u32) {
         }
     }
     if !ax.xlabel.is_empty() {
-        let xlabel = font.fit(&ax.xlabel, r.w);
+        // May extend past the plot area, but stays inside the cell.
+        let xlabel = font.fit(&ax.xlabel, cell.w - 2 * pad);
         let w = font.measure(&xlabel).0 as i32;
+        let x = (r.x + (r.w - w) / 2)
+            .min(cell.right() - pad - w)
+            .max(cell.x + pad);
         c.text(
-            r.x + (r.w - w) / 2,
+            x,
             r.bottom() + tick + gap * 2 + fh,
             &xlabel,
             font,
@@ -334,6 +339,6 @@ pub(crate) fn draw_xy(c: &mut Canvas, cell: Rect, ax: &Axes, s: u32) {
         );
     }
     if ax.legend != LegendPos::Hidden && !ax.legend_entries.is_empty() {
-        draw_legend(c, &f, ax, s);
+        draw_legend(c, &f, ax, s, cell);
     }
 }

@@ -26,6 +26,8 @@ pub enum LegendPos {
     BottomRight,
     /// Inside, lower left.
     BottomLeft,
+    /// Right of the plot area, top-aligned (the plot narrows to make room).
+    Outside,
     /// No legend.
     Hidden,
 }
