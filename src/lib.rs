@@ -10,6 +10,7 @@ pub mod dcc;
 pub mod data;
 pub mod nn;
 pub mod ops;
+pub mod report;
 pub mod tensor;
 #[doc(hidden)]
 pub mod testing;

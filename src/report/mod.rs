@@ -1,0 +1,39 @@
+//! The report layer: plots rendered to PNG by our own rasteriser (canvas, bitmap font,
+//! colour maps, figure/axes API) and self-contained HTML pages that show them. It depends
+//! on nothing else in the engine — callers hand it plain numbers and strings — and it
+//! never decides what to plot: `dcc report` chooses the figures, this layer draws them.
+
+#![warn(missing_docs)]
+
+pub mod canvas;
+pub mod color;
+mod draw_items;
+pub mod figure;
+pub mod font;
+pub mod html;
+#[cfg(test)]
+mod html_tests;
+mod legend;
+pub mod output;
+pub mod panels;
+pub mod plot;
+mod render;
+pub mod series;
+pub mod ticks;
+
+#[cfg(test)]
+mod canvas_tests;
+#[cfg(test)]
+mod gallery_tests;
+#[cfg(test)]
+mod plot_tests;
+
+pub use canvas::{Canvas, Marker, Rect};
+pub use color::{palette, Color, Colormap, PALETTE};
+pub use figure::Figure;
+pub use font::Font;
+pub use html::{Cell, HtmlPage};
+pub use output::{save_json, write_atomic};
+pub use panels::{Heatmap, ImagePanel};
+pub use plot::Axes;
+pub use series::{LegendPos, Scale, Style};
