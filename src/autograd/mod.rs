@@ -129,6 +129,13 @@ impl<'p> Tape<'p> {
         Var(self.values.len() - 1)
     }
 
+    /// A borrowed value whose gradient is not wanted (frozen parameters).
+    pub fn frozen(&mut self, t: &'p Tensor) -> Var {
+        self.values.push(Slot::Borrowed(t));
+        self.needs_grad.push(false);
+        Var(self.values.len() - 1)
+    }
+
     /// The value of `v`.
     pub fn value(&self, v: Var) -> &Tensor {
         match &self.values[v.0] {

@@ -4,7 +4,10 @@
 pub mod kde;
 pub mod knn;
 pub mod checkpoint;
+pub mod infer;
+pub mod interpret;
 pub mod labels;
+pub mod latents;
 pub mod loss;
 pub mod overlap;
 pub mod posterior;

@@ -65,6 +65,11 @@ impl ParamStore {
         self.tensors.iter().map(|t| t.numel()).sum()
     }
 
+    /// Records every parameter on `tape` as frozen: no gradient flows to them (saliency).
+    pub fn bind_frozen<'p>(&'p self, tape: &mut Tape<'p>) -> Bound {
+        Bound(self.tensors.iter().map(|t| tape.frozen(t)).collect())
+    }
+
     /// Records every parameter on `tape`; the result maps ids to tape variables.
     pub fn bind<'p>(&'p self, tape: &mut Tape<'p>) -> Bound {
         Bound(self.tensors.iter().map(|t| tape.param(t)).collect())

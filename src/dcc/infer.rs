@@ -1,0 +1,304 @@
+//! `dcc infer`: latents of every set given, the σ/m posterior per set, the overlap of each
+//! set with every training class, the nearest-neighbour distance score, and a verdict
+//! ("recognised" / "extrapolating") with its thresholds stated. Output: a JSON document
+//! with a stable schema (`dcc-infer/1`) and a readable table.
+
+use super::checkpoint::load_params;
+use super::knn::{kth_distances, training_threshold};
+use super::latents::latents;
+use super::overlap::{mean_and_stderr, overlap};
+use super::posterior::{posteriors, Posterior};
+use super::run::{weights_file, RunInfo};
+use crate::data::dataset::{Dataset, OpenOptions};
+use crate::data::loader::{Loader, LoaderConfig, Split};
+use crate::nn::network::Network;
+use crate::tensor::Pool;
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Schema tag of the JSON output.
+pub const SCHEMA: &str = "dcc-infer/1";
+
+/// How `infer` judges trust.
+#[derive(Clone, Debug, Serialize)]
+pub struct Thresholds {
+    /// A set is recognised when its confidence (largest mean overlap with a known class)
+    /// reaches this.
+    pub min_confidence: f64,
+    /// k of the nearest-neighbour distance.
+    pub knn_k: usize,
+    /// ... and when at most this fraction of its images lie beyond the training data's
+    /// 95th percentile of the k-th neighbour distance.
+    pub max_far_fraction: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds { min_confidence: 0.1, knn_k: 10, max_far_fraction: 0.5 }
+    }
+}
+
+/// Overlap of a set with one training class, over the ensemble.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassOverlap {
+    /// The class.
+    pub class: String,
+    /// Whether the class was known (σ/m anchored) in training.
+    pub known: bool,
+    /// Mean overlap over members.
+    pub mean: f64,
+    /// Standard error over members.
+    pub stderr: f64,
+}
+
+/// Everything inferred about one set.
+#[derive(Clone, Debug, Serialize)]
+pub struct SetInference {
+    /// Set name.
+    pub name: String,
+    /// Dataset directory it came from.
+    pub data: PathBuf,
+    /// Images used.
+    pub images: usize,
+    /// "known", "unknown" (a training class with σ/m withheld; its validation images are
+    /// used) or "new" (not seen in training).
+    pub role: String,
+    /// σ/m in the catalog, if any (never used by the inference).
+    pub catalog_sigma: Option<f64>,
+    /// The σ/m posterior.
+    pub posterior: Posterior,
+    /// Overlap with every training class.
+    pub overlaps: Vec<ClassOverlap>,
+    /// Largest mean overlap with a known class.
+    pub confidence: f64,
+    /// The known class giving the confidence.
+    pub closest_known: String,
+    /// Median over images of (k-th neighbour distance / training 95th percentile), mean over members.
+    pub knn_median_ratio: f64,
+    /// Fraction of images beyond the training 95th percentile, mean over members.
+    pub knn_far_fraction: f64,
+    /// Per image: k-th neighbour distance ratio, mean over members (for AUROCs).
+    pub knn_ratio_per_image: Vec<f64>,
+    /// "recognised" or "extrapolating".
+    pub verdict: String,
+}
+
+/// The whole inference.
+#[derive(Clone, Debug, Serialize)]
+pub struct Inference {
+    /// `dcc-infer/1`.
+    pub schema: String,
+    /// The run directory.
+    pub run: PathBuf,
+    /// Ensemble members used.
+    pub members: usize,
+    /// Training classes in logit order.
+    pub classes: Vec<String>,
+    /// The verdict thresholds.
+    pub thresholds: Thresholds,
+    /// One entry per set.
+    pub sets: Vec<SetInference>,
+}
+
+/// A set inferred on: where its images are.
+pub struct Target {
+    /// Set name.
+    pub name: String,
+    /// Dataset directory.
+    pub data: PathBuf,
+    role: String,
+    sigma: Option<f64>,
+    /// The opened dataset.
+    pub ds: Arc<Dataset>,
+    /// Images used.
+    pub indices: Vec<usize>,
+}
+
+/// What the report needs beyond the JSON: latents of member 0 and where images came from.
+pub struct Details {
+    /// The run.
+    pub info: RunInfo,
+    /// The sets inferred on.
+    pub targets: Vec<Target>,
+    /// Member 0's latents per target (N×D).
+    pub latents: Vec<Vec<f32>>,
+    /// Member 0's latents of each class's training images (N×D).
+    pub class_latents: Vec<Vec<f32>>,
+    /// Input channels used.
+    pub channels: Vec<usize>,
+}
+
+/// Loads member `k` of a run.
+pub fn load_member(info: &RunInfo, run: &Path, k: usize) -> Result<Network> {
+    let mut net = info.network(k)?;
+    load_params(&run.join(weights_file(k)), &mut net.params)?;
+    Ok(net)
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Runs the inference of `run` on the sets of `data` (all sets, or those named in `only`).
+pub fn infer(run: &Path, data: &[PathBuf], only: Option<&[String]>, th: &Thresholds) -> Result<(Inference, Details)> {
+    let info = RunInfo::load(run)?;
+    let cfg = &info.config;
+    let train_ds = Arc::new(info.open_dataset()?);
+    let loader = Loader::new(
+        train_ds.clone(),
+        LoaderConfig {
+            batch_size: cfg.batch,
+            seed: cfg.seed,
+            validation_fraction: cfg.validation_fraction,
+            channels: cfg.channels.clone(),
+            ..LoaderConfig::default()
+        },
+    )?;
+    let channels: Vec<usize> = cfg.channels.clone().unwrap_or_else(|| (0..train_ds.dims()[1]).collect());
+    let (train_idx, val_idx) = (loader.indices(Split::Train), loader.indices(Split::Validation));
+    let class_train: Vec<Vec<usize>> = info
+        .classes
+        .iter()
+        .map(|c| {
+            let s = train_ds.sets().iter().position(|s| s.name == c.name).expect("run classes exist");
+            train_idx.iter().copied().filter(|&i| train_ds.set_of(i) == Some(s)).collect()
+        })
+        .collect();
+
+    let mut targets = Vec::new();
+    for dir in data {
+        let same = same_dir(dir, &cfg.data);
+        let ds = if same { train_ds.clone() } else { Arc::new(Dataset::open(dir, &OpenOptions { skip_bad: cfg.skip_bad })?) };
+        for (s, set) in ds.sets().iter().enumerate() {
+            if only.is_some_and(|o| !o.contains(&set.name)) {
+                continue;
+            }
+            let class = info.classes.iter().find(|c| c.name == set.name).filter(|_| same);
+            let (role, indices) = match class {
+                Some(c) => (
+                    if c.known { "known" } else { "unknown" },
+                    val_idx.iter().copied().filter(|&i| ds.set_of(i) == Some(s)).collect::<Vec<_>>(),
+                ),
+                None => ("new", set.indices.clone()),
+            };
+            if indices.len() < 2 {
+                bail!(
+                    "set '{}' of {} has {} image(s) to infer on (a {} set uses its validation images); need at least 2",
+                    set.name,
+                    dir.display(),
+                    indices.len(),
+                    role
+                );
+            }
+            targets.push(Target { name: set.name.clone(), data: dir.clone(), role: role.into(), sigma: set.sigma, ds: ds.clone(), indices });
+        }
+    }
+    if targets.is_empty() {
+        bail!("no set to infer on (check --data and --sets)");
+    }
+
+    let pool = Pool::new();
+    let d = info.config.network.build(info.input, info.classes.len(), 0)?.latent_dim;
+    let members = cfg.ensemble;
+    // z[r][t]: member r, target t, latents N×D; zc[r][c]: training class latents.
+    let mut z = Vec::new();
+    let mut zc = Vec::new();
+    for k in 0..members {
+        let net = load_member(&info, run, k).with_context(|| format!("loading ensemble member {k}"))?;
+        z.push(targets.iter().map(|t| latents(&net, &t.ds, &t.indices, &channels, &pool)).collect::<Result<Vec<_>>>()?);
+        zc.push(class_train.iter().map(|idx| latents(&net, &train_ds, idx, &channels, &pool)).collect::<Result<Vec<_>>>()?);
+    }
+    let col0 = |v: &[f32]| -> Vec<f64> { v.chunks(d).map(|r| r[0] as f64).collect() };
+    let rest = |v: &[f32]| -> Vec<Vec<f64>> { v.chunks(d).map(|r| r[1..].iter().map(|&x| x as f64).collect()).collect() };
+    let z0: Vec<Vec<Vec<f64>>> = z.iter().map(|m| m.iter().map(|v| col0(v)).collect()).collect();
+    let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+    let posts = posteriors(&z0, &names, &info.label_map)?;
+
+    let mut sets = Vec::new();
+    for (ti, (t, post)) in targets.iter().zip(posts).enumerate() {
+        let mut overlaps = Vec::new();
+        for (ci, c) in info.classes.iter().enumerate() {
+            let per: Vec<f64> = (0..members)
+                .map(|r| overlap(&rest(&z[r][ti]), &rest(&zc[r][ci])))
+                .collect::<Result<_>>()
+                .with_context(|| format!("overlap of set '{}' with class '{}'", t.name, c.name))?;
+            let (mean, stderr) = mean_and_stderr(&per);
+            overlaps.push(ClassOverlap { class: c.name.clone(), known: c.known, mean, stderr });
+        }
+        let best = overlaps.iter().filter(|o| o.known).max_by(|a, b| a.mean.total_cmp(&b.mean)).expect("≥ 2 known classes");
+        let mut ratio = vec![0.0; t.indices.len()];
+        for r in 0..members {
+            let train: Vec<f32> = zc[r].concat();
+            let thr = training_threshold(&train, d, th.knn_k)?.max(f32::MIN_POSITIVE);
+            let dk = kth_distances(&z[r][ti], &train, d, th.knn_k, false)?;
+            for (acc, v) in ratio.iter_mut().zip(dk) {
+                *acc += (v / thr) as f64 / members as f64;
+            }
+        }
+        let mut sorted = ratio.clone();
+        sorted.sort_by(f64::total_cmp);
+        let far = ratio.iter().filter(|&&v| v > 1.0).count() as f64 / ratio.len() as f64;
+        let recognised = best.mean >= th.min_confidence && far <= th.max_far_fraction;
+        sets.push(SetInference {
+            name: t.name.clone(),
+            data: t.data.clone(),
+            images: t.indices.len(),
+            role: t.role.clone(),
+            catalog_sigma: t.sigma,
+            posterior: post,
+            confidence: best.mean,
+            closest_known: best.class.clone(),
+            overlaps,
+            knn_median_ratio: sorted[sorted.len() / 2],
+            knn_far_fraction: far,
+            knn_ratio_per_image: ratio,
+            verdict: if recognised { "recognised" } else { "extrapolating" }.into(),
+        });
+    }
+    let inference = Inference {
+        schema: SCHEMA.into(),
+        run: run.to_path_buf(),
+        members,
+        classes: info.classes.iter().map(|c| c.name.clone()).collect(),
+        thresholds: th.clone(),
+        sets,
+    };
+    let latents = z.swap_remove(0);
+    let class_latents = zc.swap_remove(0);
+    Ok((inference, Details { info, targets, latents, class_latents, channels }))
+}
+
+/// The readable summary table.
+pub fn table(inf: &Inference) -> String {
+    let mut s = format!(
+        "{:<16} {:>5} {:<8} {:>8} {:>20} {:>9} {:<12} {:>6} {:<13}\n",
+        "set", "n", "role", "σ/m cat", "σ/m [16–84 %]", "conf.", "closest", "far", "verdict"
+    );
+    for x in &inf.sets {
+        let p = &x.posterior;
+        s += &format!(
+            "{:<16} {:>5} {:<8} {:>8} {:>20} {:>8.1}% {:<12} {:>5.0}% {:<13}\n",
+            x.name,
+            x.images,
+            x.role,
+            x.catalog_sigma.map_or("-".into(), |v| format!("{v}")),
+            format!("{:.3} [{:.3}–{:.3}]", p.median, p.q16, p.q84),
+            100.0 * x.confidence,
+            x.closest_known,
+            100.0 * x.knn_far_fraction,
+            x.verdict
+        );
+    }
+    s += &format!(
+        "verdict: recognised when confidence ≥ {:.0}% and at most {:.0}% of images lie beyond the training 95th percentile of the {}-th neighbour distance\n",
+        100.0 * inf.thresholds.min_confidence,
+        100.0 * inf.thresholds.max_far_fraction,
+        inf.thresholds.knn_k
+    );
+    s
+}
