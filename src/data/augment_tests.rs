@@ -214,3 +214,33 @@ fn mixup_label_is_log10_of_the_mean_of_powers() {
     assert!((l - (0.25f64 + 7.5).log10()).abs() < 1e-12);
     assert!(mixup_label(400.0, 399.0, 0.5).is_finite());
 }
+
+#[test]
+fn multi_plane_apply_equals_plane_by_plane() {
+    let (c, h, w) = (3, 13, 17);
+    let src = random_plane(c * h * w, 11);
+    for t in [
+        Transform {
+            flip_h: true,
+            angle_deg: 71.0,
+            ..Transform::IDENTITY
+        },
+        Transform {
+            flip_v: true,
+            quarter_turns: 2,
+            ..Transform::IDENTITY
+        },
+    ] {
+        let mut all = vec![0.0; c * h * w];
+        t.apply(&src, &mut all, h, w);
+        for p in 0..c {
+            let mut one = vec![0.0; h * w];
+            t.apply(&src[p * h * w..(p + 1) * h * w], &mut one, h, w);
+            assert_eq!(
+                &all[p * h * w..(p + 1) * h * w],
+                &one[..],
+                "{t:?} plane {p}"
+            );
+        }
+    }
+}

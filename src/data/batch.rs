@@ -98,7 +98,7 @@ impl EpochJob {
         let hw = h * w;
         let per = self.channels.len() * hw;
         let mut data = vec![0f32; rows.len() * per];
-        let mut src = vec![0f32; hw];
+        let mut src = vec![0f32; per];
         let mut partner = vec![0f32; per];
         let mut set_index = Vec::with_capacity(rows.len());
         let mut mix = Vec::with_capacity(rows.len());
@@ -166,14 +166,17 @@ impl EpochJob {
         } else {
             Transform::IDENTITY
         };
-        for (plane, &ch) in out.chunks_exact_mut(h * w).zip(self.channels.iter()) {
-            if t == Transform::IDENTITY {
-                self.dataset.read_channel(index, ch, plane);
-            } else {
-                self.dataset.read_channel(index, ch, src);
-                t.apply(src, plane, h, w);
-            }
-            if self.config.normalise {
+        let identity = t == Transform::IDENTITY;
+        // Gather the selected channels (straight into `out` when nothing moves pixels).
+        let gathered: &mut [f32] = if identity { &mut *out } else { &mut *src };
+        for (plane, &ch) in gathered.chunks_exact_mut(h * w).zip(self.channels.iter()) {
+            self.dataset.read_channel(index, ch, plane);
+        }
+        if !identity {
+            t.apply(src, out, h, w);
+        }
+        if self.config.normalise {
+            for plane in out.chunks_exact_mut(h * w) {
                 normalise_max(plane);
             }
         }

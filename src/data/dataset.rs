@@ -84,8 +84,9 @@ impl Dataset {
                 if !options.skip_bad {
                     let (ch, y, x) = (j / (h * w), j / w % h, j % w);
                     bail!(
-                        "{}: image {i} holds a non-finite value (NaN or Inf) at channel {ch}, \
-                         row {y}, column {x}; fix the data or open with skip_bad to skip such images",
+                        "{}: image {i} holds a non-finite value (NaN, Inf, or a float64 beyond \
+                         float32 range) at channel {ch}, row {y}, column {x}; fix the data or \
+                         open with skip_bad (--skip-bad) to skip such images",
                         images_path.display()
                     );
                 }

@@ -186,6 +186,16 @@ impl Loader {
         })
     }
 
+    /// The dataset being loaded.
+    pub fn dataset(&self) -> &Arc<Dataset> {
+        &self.dataset
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &LoaderConfig {
+        &self.config
+    }
+
     /// The dataset indices of a split, ascending.
     pub fn indices(&self, split: Split) -> &[usize] {
         match split {

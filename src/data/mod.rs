@@ -1,5 +1,6 @@
 //! Data: the `.npy` and catalog file formats, dataset directories, the batch loader and
-//! its augmentations. Knows nothing of models.
+//! its augmentations, and the per-set summary and mosaic behind `dcc inspect`. Knows
+//! nothing of models. The format and the CLI are described in docs/data.md.
 
 pub mod augment;
 mod batch;

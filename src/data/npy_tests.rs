@@ -190,3 +190,21 @@ fn header_parser_accepts_numpy_variants() {
     };
     assert_eq!((off % 64, dt, dims), (0, Dtype::F32, vec![2, 3]));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+    #[test]
+    fn any_shape_and_values_survive_a_write_read_round_trip(
+        dims in proptest::collection::vec(0usize..5, 1..5),
+        seed in 0u64..1000,
+    ) {
+        let d = dir();
+        let p = d.path().join("r.npy");
+        let n: usize = dims.iter().product();
+        let data: Vec<f32> = (0..n).map(|i| ((i as u64 * 7919 + seed) % 1000) as f32 * 1.5e-3 - 0.7).collect();
+        write_npy_f32(&p, &dims, &data).unwrap();
+        let a = NpyArray::open(&p).unwrap();
+        proptest::prop_assert_eq!(a.dims(), &dims[..]);
+        proptest::prop_assert_eq!(a.to_vec_f32(), data);
+    }
+}
