@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch: one file per subcommand, each with its `Args` and `run`.
 
 pub mod bench;
+pub mod infer;
 pub mod inspect;
 pub mod op;
 pub mod train;
@@ -30,6 +31,10 @@ pub enum Command {
     Op(op::Args),
     /// Train a DCC ensemble on a dataset directory.
     Train(train::Args),
+    /// σ/m posteriors and trust tests (overlap, nearest neighbours) for every set given.
+    Infer(infer::Args),
+    /// Write the report (plots + HTML) of a run.
+    Report(infer::ReportArgs),
     /// Summarise a dataset directory per set and write a PNG mosaic of example maps.
     Inspect(inspect::InspectArgs),
 }
@@ -53,6 +58,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(a) => bench::run(a),
         Command::Op(a) => op::run(a),
         Command::Train(a) => train::run(a),
+        Command::Infer(a) => infer::run(a),
+        Command::Report(a) => infer::report(a),
         Command::Inspect(args) => inspect::run(args),
     }
 }

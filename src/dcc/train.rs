@@ -274,7 +274,7 @@ pub fn train(info: &RunInfo, run: &Path, resume: bool, progress: bool) -> Result
             loader_wait_s: wait,
         };
         let t = &entry.train[0];
-        bar.println(format!(
+        let line = format!(
             "epoch {:>3}/{}: loss {:.4} ce {:.4} cclp {:.4} dist {:.5} acc {:.3}{} | {:.0} img/s, waited {:.2} s on the loader",
             epoch + 1,
             cfg.epochs,
@@ -286,7 +286,8 @@ pub fn train(info: &RunInfo, run: &Path, resume: bool, progress: bool) -> Result
             entry.validation[0].map_or(String::new(), |v| format!(" | val loss {:.4} acc {:.3}", v.loss, v.accuracy)),
             images_per_s,
             wait
-        ));
+        );
+        bar.suspend(|| eprintln!("{line}"));
         state.log.push(entry);
         state.epochs_done = epoch + 1;
         state.members = members

@@ -37,3 +37,4 @@ pub use output::{save_json, write_atomic};
 pub use panels::{Heatmap, ImagePanel};
 pub use plot::Axes;
 pub use series::{LegendPos, Scale, Style};
+pub mod run_report;

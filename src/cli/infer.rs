@@ -1,0 +1,95 @@
+//! `dcc infer` and `dcc report`: σ/m posteriors and trust tests for every set given, the
+//! JSON and table outputs, and the report page.
+
+use anyhow::Result;
+use clap::Args as ClapArgs;
+use dcc::dcc::infer::{infer, table, Thresholds};
+use dcc::dcc::run::RunInfo;
+use dcc::report::run_report::write_report;
+use dcc::report::save_json;
+use std::path::PathBuf;
+
+/// `dcc infer` arguments.
+#[derive(ClapArgs)]
+pub struct Args {
+    /// The trained run directory.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Dataset directories to infer on (default: the training dataset).
+    #[arg(long, num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    /// Only these sets (comma-separated names).
+    #[arg(long, value_delimiter = ',')]
+    pub sets: Option<Vec<String>>,
+    /// Confidence (largest overlap with a known class) needed to call a set recognised.
+    #[arg(long, default_value_t = 0.1)]
+    pub min_confidence: f64,
+    /// k of the nearest-neighbour distance score.
+    #[arg(long, default_value_t = 10)]
+    pub knn_k: usize,
+    /// Largest fraction of images allowed beyond the training 95th percentile distance.
+    #[arg(long, default_value_t = 0.5)]
+    pub max_far_fraction: f64,
+    /// Where to write the JSON (default: RUN/infer.json).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Skip the report (PNG plots and RUN/report/index.html).
+    #[arg(long)]
+    pub no_report: bool,
+}
+
+/// Runs `dcc infer`.
+pub fn run(a: Args) -> Result<()> {
+    let data = if a.data.is_empty() { vec![RunInfo::load(&a.run)?.config.data] } else { a.data };
+    let th = Thresholds { min_confidence: a.min_confidence, knn_k: a.knn_k, max_far_fraction: a.max_far_fraction };
+    let (inf, details) = infer(&a.run, &data, a.sets.as_deref(), &th)?;
+    print!("{}", table(&inf));
+    let json = a.json.unwrap_or_else(|| a.run.join("infer.json"));
+    save_json(&json, &inf)?;
+    println!("JSON: {}", json.display());
+    if !a.no_report {
+        let page = write_report(&a.run, &inf, &details)?;
+        println!("report: {}", page.display());
+    }
+    Ok(())
+}
+
+/// `dcc report` arguments.
+#[derive(ClapArgs)]
+pub struct ReportArgs {
+    /// The trained run directory.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Dataset directories (default: those of the last `dcc infer`, else the training set).
+    #[arg(long, num_args = 1..)]
+    pub data: Vec<PathBuf>,
+}
+
+/// Runs `dcc report`: infers with default thresholds and writes the page.
+pub fn report(a: ReportArgs) -> Result<()> {
+    let data = if !a.data.is_empty() {
+        a.data
+    } else {
+        let previous: Option<Vec<PathBuf>> = std::fs::read_to_string(a.run.join("infer.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| {
+                let mut dirs: Vec<PathBuf> = Vec::new();
+                for s in v["sets"].as_array()? {
+                    let d = PathBuf::from(s["data"].as_str()?);
+                    if !dirs.contains(&d) {
+                        dirs.push(d);
+                    }
+                }
+                Some(dirs)
+            });
+        match previous {
+            Some(d) if !d.is_empty() => d,
+            _ => vec![RunInfo::load(&a.run)?.config.data],
+        }
+    };
+    let (inf, details) = infer(&a.run, &data, None, &Thresholds::default())?;
+    let page = write_report(&a.run, &inf, &details)?;
+    println!("report: {}", page.display());
+    Ok(())
+}
