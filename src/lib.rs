@@ -5,6 +5,7 @@
 
 pub mod autograd;
 pub mod cpu;
+pub mod data;
 pub mod ops;
 pub mod tensor;
 #[doc(hidden)]

@@ -1,0 +1,260 @@
+//! The catalog file (`catalog.csv`): one row per image, written atomically with CSV
+//! quoting where a cell needs it, and read back with the same rules (RFC 4180 quoting).
+//! Owns the text format only; what the columns mean belongs to `dataset`.
+
+use super::npy::temp_path;
+use anyhow::{bail, Context, Result};
+use std::io::Write;
+use std::path::Path;
+
+/// The per-image table of a dataset.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Catalog {
+    /// Column names in file order; the first two are always "set" and "sigma".
+    pub columns: Vec<String>,
+    /// One row per image; cells as written (empty string = missing).
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Catalog {
+    /// Position of the column `name`, if present.
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == name)
+    }
+
+    /// The cells of column `name`, if present.
+    pub fn column(&self, name: &str) -> Option<Vec<&str>> {
+        let i = self.column_index(name)?;
+        Some(self.rows.iter().map(|r| r[i].as_str()).collect())
+    }
+}
+
+fn quote(cell: &str) -> String {
+    if cell.contains([',', '"', '\n', '\r']) || cell.starts_with(' ') || cell.ends_with(' ') {
+        format!("\"{}\"", cell.replace('"', "\"\""))
+    } else {
+        cell.to_string()
+    }
+}
+
+/// Writes `catalog` to `path` atomically (temporary file, then rename), quoting cells that
+/// hold commas, quotes, newlines or edge spaces.
+pub fn write_catalog(path: &Path, catalog: &Catalog) -> Result<()> {
+    if catalog.columns.len() < 2 || catalog.columns[0] != "set" || catalog.columns[1] != "sigma" {
+        bail!(
+            "{}: the first two columns must be 'set' and 'sigma', found {:?}",
+            path.display(),
+            catalog.columns
+        );
+    }
+    let mut text = String::new();
+    let line = |cells: &[String], text: &mut String| {
+        let q: Vec<String> = cells.iter().map(|c| quote(c)).collect();
+        text.push_str(&q.join(","));
+        text.push('\n');
+    };
+    line(&catalog.columns, &mut text);
+    for (i, row) in catalog.rows.iter().enumerate() {
+        if row.len() != catalog.columns.len() {
+            bail!(
+                "{}: row {i} has {} cells, expected {} (one per column)",
+                path.display(),
+                row.len(),
+                catalog.columns.len()
+            );
+        }
+        line(row, &mut text);
+    }
+    let tmp = temp_path(path);
+    let result = (|| -> Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("{}: writing {}", path.display(), tmp.display()));
+    }
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("{}: renaming {} into place", path.display(), tmp.display()))
+}
+
+/// Splits CSV text into records of cells (quoted cells may hold commas, quotes, newlines).
+fn parse_csv(text: &str, path: &Path) -> Result<Vec<(usize, Vec<String>)>> {
+    let mut records = Vec::new();
+    let mut cells = Vec::new();
+    let mut cell = String::new();
+    let mut chars = text.chars().peekable();
+    let mut line = 1;
+    let mut record_line = 1;
+    let mut in_quotes = false;
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if in_quotes {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    cell.push('"');
+                }
+                '"' => in_quotes = false,
+                '\n' => {
+                    line += 1;
+                    cell.push(c);
+                }
+                _ => cell.push(c),
+            }
+            continue;
+        }
+        match c {
+            '"' if cell.is_empty() => {
+                in_quotes = true;
+                any = true;
+            }
+            ',' => {
+                cells.push(std::mem::take(&mut cell));
+                any = true;
+            }
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' => {
+                if any || !cell.is_empty() {
+                    cells.push(std::mem::take(&mut cell));
+                    records.push((record_line, std::mem::take(&mut cells)));
+                }
+                any = false;
+                line += 1;
+                record_line = line;
+            }
+            _ => cell.push(c),
+        }
+    }
+    if in_quotes {
+        bail!(
+            "{}: line {record_line}: a quoted cell is never closed",
+            path.display()
+        );
+    }
+    if any || !cell.is_empty() {
+        cells.push(cell);
+        records.push((record_line, cells));
+    }
+    Ok(records)
+}
+
+/// Reads `path` into a catalog; the header must hold `set` (and `sigma`, which is moved to
+/// second place if it is elsewhere so that the layout invariant holds).
+pub fn read_catalog(path: &Path) -> Result<Catalog> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the catalog", path.display()))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let mut records = parse_csv(text, path)?.into_iter();
+    let (_, header) = records.next().with_context(|| {
+        format!(
+            "{}: empty file (expected a header with 'set' and 'sigma')",
+            path.display()
+        )
+    })?;
+    let header: Vec<String> = header.iter().map(|h| h.trim().to_string()).collect();
+    let set = header.iter().position(|c| c == "set").with_context(|| {
+        format!(
+            "{}: missing the 'set' column (header: {})",
+            path.display(),
+            header.join(",")
+        )
+    })?;
+    let sigma = header.iter().position(|c| c == "sigma").with_context(|| {
+        format!(
+            "{}: missing the 'sigma' column (header: {})",
+            path.display(),
+            header.join(",")
+        )
+    })?;
+    for (i, name) in header.iter().enumerate() {
+        if header[..i].contains(name) {
+            bail!(
+                "{}: column '{name}' appears twice in the header",
+                path.display()
+            );
+        }
+    }
+    let mut order = vec![set, sigma];
+    order.extend((0..header.len()).filter(|&i| i != set && i != sigma));
+    let columns = order.iter().map(|&i| header[i].clone()).collect();
+    let mut rows = Vec::new();
+    for (line, cells) in records {
+        if cells.len() != header.len() {
+            bail!(
+                "{}: line {line} has {} cells, the header has {}",
+                path.display(),
+                cells.len(),
+                header.len()
+            );
+        }
+        rows.push(order.iter().map(|&i| cells[i].trim().to_string()).collect());
+    }
+    Ok(Catalog { columns, rows })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::npy::tests::tempdir::Dir;
+
+    #[test]
+    fn catalog_round_trip_quotes_awkward_cells() {
+        let d = Dir::new("cat");
+        let p = d.path().join("catalog.csv");
+        let cat = Catalog {
+            columns: vec!["set".into(), "sigma".into(), "m200".into(), "note".into()],
+            rows: vec![
+                vec![
+                    "CDM".into(),
+                    "0".into(),
+                    "1e14".into(),
+                    "a, \"quoted\" note".into(),
+                ],
+                vec!["SIDM 0.1".into(), "".into(), "".into(), "two\nlines".into()],
+            ],
+        };
+        write_catalog(&p, &cat).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.starts_with("set,sigma,m200,note\nCDM,0,1e14,\"a, \"\"quoted\"\" note\"\n"));
+        assert_eq!(read_catalog(&p).unwrap(), cat);
+    }
+
+    #[test]
+    fn write_refuses_a_ragged_row_or_wrong_leading_columns() {
+        let d = Dir::new("cat");
+        let p = d.path().join("catalog.csv");
+        let mut cat = Catalog {
+            columns: vec!["sigma".into(), "set".into()],
+            rows: vec![],
+        };
+        let e = write_catalog(&p, &cat).unwrap_err().to_string();
+        assert!(e.contains("'set' and 'sigma'"), "{e}");
+        cat.columns = vec!["set".into(), "sigma".into()];
+        cat.rows = vec![vec!["A".into()]];
+        let e = write_catalog(&p, &cat).unwrap_err().to_string();
+        assert!(e.contains("row 0 has 1 cells, expected 2"), "{e}");
+        assert!(!p.exists());
+    }
+
+    #[test]
+    fn read_moves_sigma_second_and_reports_a_missing_set_column() {
+        let d = Dir::new("cat");
+        let p = d.path().join("catalog.csv");
+        std::fs::write(&p, "z,sigma,set\r\n0.1,0.3,B\r\n0.2,,A\r\n").unwrap();
+        let c = read_catalog(&p).unwrap();
+        assert_eq!(c.columns, vec!["set", "sigma", "z"]);
+        assert_eq!(c.rows[1], vec!["A", "", "0.2"]);
+        std::fs::write(&p, "name,sigma\nA,0.1\n").unwrap();
+        let e = format!("{:#}", read_catalog(&p).unwrap_err());
+        assert!(
+            e.contains("catalog.csv") && e.contains("missing the 'set' column"),
+            "{e}"
+        );
+        std::fs::write(&p, "set,sigma\nA,0.1,9\n").unwrap();
+        let e = format!("{:#}", read_catalog(&p).unwrap_err());
+        assert!(e.contains("line 2 has 3 cells"), "{e}");
+    }
+}
