@@ -148,7 +148,7 @@ impl Halo {
     pub fn sigma_numeric(&self, r_proj: f64) -> f64 {
         let r_proj = r_proj.max(1e-9);
         let t_max = (2.0e3 * self.rs.max(r_proj) / r_proj).ln().max(1.0);
-        let n = 2 * ((t_max / 0.04).ceil() as usize).max(8);
+        let n = 2 * ((t_max / 0.1).ceil() as usize).max(8);
         let h = t_max / n as f64;
         let f = |t: f64| {
             let ch = t.cosh();

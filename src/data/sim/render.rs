@@ -39,7 +39,8 @@ impl Grid {
 
     /// Calls `f(pixel, dx, dy, weight)` for every sample point of every pixel, with
     /// (dx, dy) relative to `centre` and weight the sample's share of the pixel area
-    /// (kpc²). Pixels whose centre lies within `ss_radius` of `centre` are sampled 4×4.
+    /// (kpc²). Pixels whose centre lies within `ss_radius` of `centre` are sampled 4×4,
+    /// the four around it 12×12.
     pub fn for_each_sample(
         &self,
         centre: (f64, f64),
@@ -53,8 +54,14 @@ impl Grid {
             for ix in 0..self.n {
                 let dx = self.coord(ix) - centre.0;
                 let p = iy * self.n + ix;
-                if dx * dx + dy * dy < ss2 {
-                    let k = SUPERSAMPLE;
+                let d2 = dx * dx + dy * dy;
+                if d2 < ss2 {
+                    // The pixels touching the cusp get 12×12: a log cusp needs them.
+                    let k = if d2 < 2.0 * area {
+                        3 * SUPERSAMPLE
+                    } else {
+                        SUPERSAMPLE
+                    };
                     let w = area / (k * k) as f64;
                     for sy in 0..k {
                         let oy = ((sy as f64 + 0.5) / k as f64 - 0.5) * self.pixel_kpc;
