@@ -3,6 +3,8 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+mod simulate;
+
 /// Deep Compact Clustering for galaxy-cluster maps.
 #[derive(Parser)]
 #[command(name = "dcc", version, about)]
@@ -19,6 +21,8 @@ pub struct Cli {
 pub enum Command {
     /// Show the compute devices this build can use.
     Devices,
+    /// Write a synthetic SIDM galaxy-cluster dataset (images.npy + catalog.csv).
+    Simulate(Box<simulate::SimulateArgs>),
 }
 
 /// Runs one parsed command line.
@@ -37,5 +41,6 @@ pub fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Simulate(args) => simulate::run(*args),
     }
 }

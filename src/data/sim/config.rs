@@ -195,7 +195,7 @@ impl SetConfig {
             "logm" => self.log_m200_range = range(value)?,
             "pixels" => {
                 let n = num(value)?;
-                if n < 8.0 || n > 4096.0 || n.fract() != 0.0 {
+                if !(8.0..=4096.0).contains(&n) || n.fract() != 0.0 {
                     bail!(
                         "set '{}': pixels= expects a whole number in 8..=4096, found '{value}'",
                         self.name

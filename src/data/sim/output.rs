@@ -111,9 +111,7 @@ fn sig7(x: f64) -> String {
     if x == 0.0 || !x.is_finite() {
         return format!("{x}");
     }
-    let e = x.abs().log10().floor() as i32;
-    let f = 10f64.powi(6 - e);
-    let r = (x * f).round() / f;
+    let r: f64 = format!("{x:.6e}").parse().unwrap_or(x);
     if r.abs() >= 1e7 || r.abs() < 1e-4 {
         format!("{r:e}")
     } else {
@@ -224,3 +222,7 @@ pub fn simulate_to_dir(
         .with_context(|| format!("{}: cannot rename into place", path.display()))?;
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "output_tests.rs"]
+mod tests;
