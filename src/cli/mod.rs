@@ -9,6 +9,8 @@ pub mod train;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+mod simulate;
+
 /// Deep Compact Clustering for galaxy-cluster maps.
 #[derive(Parser)]
 #[command(name = "dcc", version, about)]
@@ -37,6 +39,8 @@ pub enum Command {
     Report(infer::ReportArgs),
     /// Summarise a dataset directory per set and write a PNG mosaic of example maps.
     Inspect(inspect::InspectArgs),
+    /// Write a synthetic SIDM galaxy-cluster dataset (images.npy + catalog.csv).
+    Simulate(Box<simulate::SimulateArgs>),
 }
 
 /// Runs one parsed command line.
@@ -61,5 +65,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Infer(a) => infer::run(a),
         Command::Report(a) => infer::report(a),
         Command::Inspect(args) => inspect::run(args),
+        Command::Simulate(args) => simulate::run(*args),
     }
 }

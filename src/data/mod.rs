@@ -10,3 +10,4 @@ pub mod inspect;
 pub mod loader;
 pub mod mosaic;
 pub mod npy;
+pub mod sim;

@@ -1,0 +1,270 @@
+//! Dark-matter haloes: NFW and SIDM-cored NFW density profiles, the Duffy and Dutton–Macciò
+//! concentration relations, the r_c(σ/m, M200) core scaling, the radius-dependent SIDM
+//! rounding, and projection to surface density — analytic for NFW (Bartelmann 1996;
+//! Wright & Brainerd 2000) and a line-of-sight integral into a 1-D table for cored haloes.
+//! Units: kpc, M☉. Rendering onto pixels lives in `render.rs`.
+
+use super::cosmology;
+use std::f64::consts::PI;
+
+/// m(x) = ln(1 + x) − x/(1 + x): the NFW enclosed-mass shape.
+pub fn nfw_mass_shape(x: f64) -> f64 {
+    (1.0 + x).ln() - x / (1.0 + x)
+}
+
+/// The concentration–mass relation a set uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum ConcentrationRelation {
+    /// Duffy et al. 2008 [S:0804.2486], full sample, c200.
+    Duffy,
+    /// Dutton & Macciò 2014 [S:1402.7073], NFW c200 (Planck cosmology): higher at cluster
+    /// masses; stands in for "a different simulation code" (DARKSKIES-like sets) [E].
+    DuttonMaccio,
+}
+
+impl ConcentrationRelation {
+    /// Median c200 at mass `m200` (M☉) and redshift z.
+    pub fn median(self, m200: f64, z: f64) -> f64 {
+        let mh = m200 * cosmology::H; // h⁻¹ M☉
+        match self {
+            ConcentrationRelation::Duffy => {
+                5.71 * (mh / 2.0e12).powf(-0.084) * (1.0 + z).powf(-0.47)
+            }
+            ConcentrationRelation::DuttonMaccio => {
+                let b = -0.101 + 0.026 * z;
+                let a = 0.520 + (0.905 - 0.520) * (-0.617 * z.powf(1.21)).exp();
+                10f64.powf(a + b * (mh / 1.0e12).log10())
+            }
+        }
+    }
+}
+
+/// Reference SIDM core radii (kpc) at M200 = 3×10¹⁴ M☉ from SCIENCE.md, as (σ/m, r_c).
+const CORE_TABLE: [(f64, f64); 5] = [(0.05, 0.5), (0.1, 1.6), (0.2, 5.6), (0.3, 9.9), (1.0, 35.0)];
+
+/// Median SIDM core radius (kpc) for σ/m (cm²/g) and M200 (M☉): the reference values of
+/// the isothermal-Jeans fit interpolated as a piecewise power law in σ/m (power-law
+/// extrapolation with the end slopes), times (M200/3×10¹⁴)^0.7. Zero for CDM.
+pub fn core_radius_median(sigma: f64, m200: f64) -> f64 {
+    if sigma <= 0.0 {
+        return 0.0;
+    }
+    let ls = sigma.ln();
+    let t = &CORE_TABLE;
+    let seg = if sigma <= t[1].0 {
+        0
+    } else if sigma >= t[3].0 {
+        3
+    } else {
+        (1..3).find(|&i| sigma <= t[i + 1].0).unwrap_or(2)
+    };
+    let (s0, r0) = t[seg];
+    let (s1, r1) = t[seg + 1];
+    let slope = (r1.ln() - r0.ln()) / (s1.ln() - s0.ln());
+    let ln_rc = r0.ln() + slope * (ls - s0.ln());
+    ln_rc.exp() * (m200 / 3.0e14).powf(0.7)
+}
+
+/// A spherical (cored) NFW halo: ρ = ρ0 r_s³ / [(r + r_c)(r + r_s)²], r_c = 0 for NFW.
+#[derive(Clone, Copy, Debug)]
+pub struct Halo {
+    /// Mass inside r200 (M☉) that the profile is normalised to.
+    pub m200: f64,
+    /// Radius enclosing 200× the critical density (kpc).
+    pub r200: f64,
+    /// Concentration r200/r_s.
+    pub c: f64,
+    /// Scale radius (kpc).
+    pub rs: f64,
+    /// Core radius (kpc); 0 is a cusp.
+    pub rc: f64,
+    /// Density normalisation ρ0 (M☉/kpc³).
+    pub rho0: f64,
+}
+
+impl Halo {
+    /// A halo with total mass `m200`, concentration `c` and core `rc` at redshift z; ρ0 is
+    /// set so that the mass inside r200 stays `m200` whatever the core.
+    pub fn new(m200: f64, c: f64, rc: f64, z: f64) -> Halo {
+        let r200 = cosmology::r_delta(m200, 200.0, z);
+        Halo::with_radius(m200, r200, c, rc)
+    }
+
+    /// As `new`, with r200 given (subhaloes and normalisation tricks).
+    pub fn with_radius(m200: f64, r200: f64, c: f64, rc: f64) -> Halo {
+        let rs = r200 / c;
+        let mut h = Halo {
+            m200,
+            r200,
+            c,
+            rs,
+            rc: rc.max(0.0),
+            rho0: 1.0,
+        };
+        h.rho0 = m200 / h.mass_3d(r200);
+        h
+    }
+
+    /// Density at radius r (M☉/kpc³).
+    pub fn density(&self, r: f64) -> f64 {
+        self.rho0 * self.rs.powi(3) / ((r + self.rc) * (r + self.rs).powi(2))
+    }
+
+    /// Mass inside the sphere of radius r, analytic by partial fractions of
+    /// r²/[(r + a)(r + b)²] with a = r_c, b = r_s.
+    pub fn mass_3d(&self, r: f64) -> f64 {
+        let b = self.rs;
+        let shape = if self.rc <= 0.0 {
+            nfw_mass_shape(r / b)
+        } else {
+            // A core equal to r_s makes the fraction degenerate; nudge it.
+            let a = if (self.rc - b).abs() < 1e-6 * b {
+                b * (1.0 - 1e-6)
+            } else {
+                self.rc
+            };
+            let ca = a * a / ((b - a) * (b - a));
+            let cb = 1.0 - ca;
+            let cc = b * b / (a - b);
+            ca * ((r + a) / a).ln() + cb * ((r + b) / b).ln() + cc * (1.0 / b - 1.0 / (r + b))
+        };
+        4.0 * PI * self.rho0 * self.rs.powi(3) * shape
+    }
+
+    /// Analytic projected NFW surface density at R (M☉/kpc²); ignores the core.
+    pub fn sigma_nfw(&self, r_proj: f64) -> f64 {
+        let x = (r_proj / self.rs).max(1e-12);
+        2.0 * self.rho0 * self.rs * nfw_sigma_shape(x)
+    }
+
+    /// Analytic projected NFW mass inside the cylinder of radius R (M☉); ignores the core.
+    pub fn mass_2d_nfw(&self, r_proj: f64) -> f64 {
+        let x = r_proj / self.rs;
+        4.0 * PI * self.rho0 * self.rs.powi(3) * nfw_mass_2d_shape(x)
+    }
+
+    /// Surface density by the line-of-sight integral Σ(R) = 2∫ρ(R cosh t) R cosh t dt
+    /// (Simpson's rule out to 10³ r_s): valid for any core.
+    pub fn sigma_numeric(&self, r_proj: f64) -> f64 {
+        let r_proj = r_proj.max(1e-9);
+        let t_max = (2.0e3 * self.rs.max(r_proj) / r_proj).ln().max(1.0);
+        let n = 2 * ((t_max / 0.1).ceil() as usize).max(8);
+        let h = t_max / n as f64;
+        let f = |t: f64| {
+            let ch = t.cosh();
+            self.density(r_proj * ch) * r_proj * ch
+        };
+        let mut s = f(0.0) + f(t_max);
+        for i in 1..n {
+            s += if i % 2 == 1 { 4.0 } else { 2.0 } * f(i as f64 * h);
+        }
+        2.0 * s * h / 3.0
+    }
+
+    /// The projected profile as a table: analytic for a cusp, numeric for a core.
+    pub fn projected(&self) -> ProjectedProfile {
+        if self.rc <= 0.0 {
+            ProjectedProfile::from_fn(|r| self.sigma_nfw(r))
+        } else {
+            ProjectedProfile::from_fn(|r| self.sigma_numeric(r))
+        }
+    }
+}
+
+/// Σ(x)/(2 ρ_s r_s) of the projected NFW: F(x)/(x² − 1), with Σ(1) = 1/3.
+pub fn nfw_sigma_shape(x: f64) -> f64 {
+    if (x - 1.0).abs() < 1e-4 {
+        // Linear through the limit avoids the 0/0 of the closed form.
+        return 1.0 / 3.0 - 0.4 * (x - 1.0);
+    }
+    let f = if x < 1.0 {
+        let s = (1.0 - x * x).sqrt();
+        1.0 - 2.0 / s * ((1.0 - x) / (1.0 + x)).sqrt().atanh()
+    } else {
+        let s = (x * x - 1.0).sqrt();
+        1.0 - 2.0 / s * ((x - 1.0) / (x + 1.0)).sqrt().atan()
+    };
+    f / (x * x - 1.0)
+}
+
+/// M2D(<x r_s)/(4π ρ_s r_s³) of the projected NFW: ln(x/2) + arccosh-type term.
+pub fn nfw_mass_2d_shape(x: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    let h = if (x - 1.0).abs() < 1e-7 {
+        1.0
+    } else if x < 1.0 {
+        2.0 / (1.0 - x * x).sqrt() * ((1.0 - x) / (1.0 + x)).sqrt().atanh()
+    } else {
+        2.0 / (x * x - 1.0).sqrt() * ((x - 1.0) / (x + 1.0)).sqrt().atan()
+    };
+    (x / 2.0).ln() + h
+}
+
+/// Σ(R) tabulated on a log grid, interpolated linearly in (ln R, ln Σ).
+#[derive(Clone, Debug)]
+pub struct ProjectedProfile {
+    ln_sigma: Vec<f64>,
+}
+
+/// Smallest tabulated radius (kpc); Σ is held constant inside it.
+const TABLE_R_MIN: f64 = 0.01;
+/// Largest tabulated radius (kpc); beyond it Σ falls as R⁻³.
+const TABLE_R_MAX: f64 = 2.0e4;
+/// Points in a projected-profile table.
+const TABLE_N: usize = 192;
+
+impl ProjectedProfile {
+    /// Tabulates `sigma` (M☉/kpc², positive) from 0.01 kpc to 20 Mpc.
+    pub fn from_fn(sigma: impl Fn(f64) -> f64) -> ProjectedProfile {
+        let step = (TABLE_R_MAX / TABLE_R_MIN).ln() / (TABLE_N - 1) as f64;
+        let ln_sigma = (0..TABLE_N)
+            .map(|i| {
+                let r = TABLE_R_MIN * (i as f64 * step).exp();
+                sigma(r).max(1e-300).ln()
+            })
+            .collect();
+        ProjectedProfile { ln_sigma }
+    }
+
+    /// Σ at projected radius R (kpc).
+    #[inline]
+    pub fn at(&self, r: f64) -> f64 {
+        let step = (TABLE_R_MAX / TABLE_R_MIN).ln() / (TABLE_N - 1) as f64;
+        let u = (r.max(TABLE_R_MIN) / TABLE_R_MIN).ln() / step;
+        let i = u as usize;
+        if i >= TABLE_N - 1 {
+            let last = self.ln_sigma[TABLE_N - 1].exp();
+            return last * (TABLE_R_MAX / r).powi(3);
+        }
+        let f = u - i as f64;
+        (self.ln_sigma[i] * (1.0 - f) + self.ln_sigma[i + 1] * f).exp()
+    }
+}
+
+/// Axis ratio at projected radius R: q(R) = q0 + (1 − q0)·A·e^(−R/r1), the SIDM rounding
+/// with A = min(1, 0.6√(σ/m)) [E].
+pub fn axis_ratio(q0: f64, sigma: f64, r: f64, r1: f64) -> f64 {
+    let a = (0.6 * sigma.max(0.0).sqrt()).min(1.0);
+    q0 + (1.0 - q0) * a * (-r / r1).exp()
+}
+
+/// Radius inside which the mean density is `delta` × critical, by bisection (kpc).
+pub fn halo_r_delta(h: &Halo, delta: f64, z: f64) -> f64 {
+    let target = delta * cosmology::rho_crit(z) * 4.0 / 3.0 * PI;
+    let (mut lo, mut hi) = (1e-3 * h.r200, 3.0 * h.r200);
+    for _ in 0..60 {
+        let mid = 0.5 * (lo + hi);
+        if h.mass_3d(mid) > target * mid.powi(3) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+#[cfg(test)]
+#[path = "halo_tests.rs"]
+mod tests;
