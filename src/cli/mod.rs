@@ -4,12 +4,12 @@ pub mod bench;
 pub mod infer;
 pub mod inspect;
 pub mod op;
+pub mod simulate;
 pub mod train;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-mod simulate;
 
 /// Deep Compact Clustering for galaxy-cluster maps.
 #[derive(Parser)]

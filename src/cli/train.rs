@@ -53,6 +53,9 @@ pub struct Args {
     /// λ_class, λ_cclp, λ_dist.
     #[arg(long, value_delimiter = ',', default_value = "1,2.2,1")]
     pub lambda: Vec<f32>,
+    /// Epochs with λ_dist = 0 before the distance anchor starts (short runs need it).
+    #[arg(long, default_value_t = 0)]
+    pub dist_warmup: usize,
     /// ReduceLROnPlateau patience in epochs.
     #[arg(long, default_value_t = 10)]
     pub patience: u32,
@@ -108,6 +111,7 @@ pub fn run(a: Args) -> Result<()> {
         cfg.flips = !a.no_flips;
         cfg.rotate = !a.no_rotate;
         cfg.skip_bad = a.skip_bad;
+        cfg.dist_warmup = a.dist_warmup;
         let options = OpenOptions { skip_bad: cfg.skip_bad };
         let info = RunInfo::plan(cfg.clone(), &Dataset::open(&cfg.data, &options)?)?;
         std::fs::create_dir_all(&a.run).with_context(|| format!("creating {}", a.run.display()))?;

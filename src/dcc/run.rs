@@ -52,6 +52,12 @@ pub struct TrainConfig {
     pub loader_threads: usize,
     /// Skip images with NaN/Inf pixels instead of refusing the dataset.
     pub skip_bad: bool,
+    /// Epochs trained with λ_dist = 0 before the distance anchor is switched on (0 = the
+    /// paper's schedule). The anchor pulls one median element per set with a gradient far
+    /// larger than a row's CE share; before the sets separate those pulls cancel and, through
+    /// AdamW's normalisation, drown the classification signal — short runs need the warm-up.
+    #[serde(default)]
+    pub dist_warmup: usize,
 }
 
 impl TrainConfig {
@@ -77,6 +83,7 @@ impl TrainConfig {
             factor: 0.1,
             loader_threads: 2,
             skip_bad: false,
+            dist_warmup: 0,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! ends with bit-identical weights on the CPU at the same thread count.
 
 use super::checkpoint::{load_params, load_tensors, save_params, to_safetensors, CheckpointDir};
-use super::loss::{dcc_loss, BatchLabels, LossTerms};
+use super::loss::{dcc_loss, BatchLabels, LossTerms, LossWeights};
 use super::run::{member_seed, weights_file, RunInfo};
 use crate::autograd::Tape;
 use crate::data::augment::AugmentConfig;
@@ -207,6 +207,7 @@ pub fn train(info: &RunInfo, run: &Path, resume: bool, progress: bool) -> Result
     };
     for epoch in state.epochs_done..cfg.epochs {
         let started = Instant::now();
+        let weights = LossWeights { dist: if epoch < cfg.dist_warmup { 0.0 } else { cfg.loss.dist }, ..cfg.loss };
         let mut train_terms: Vec<Mean> = members.iter().map(|_| Mean::default()).collect();
         let mut iter = loader.epoch(Split::Train, epoch as u64);
         let mut images = 0;
@@ -224,7 +225,7 @@ pub fn train(info: &RunInfo, run: &Path, resume: bool, progress: bool) -> Result
                 let mut terms = LossTerms::default();
                 m.trainer
                     .step(batch.images.clone(), &mode, |tape, out| {
-                        let (l, t) = dcc_loss(tape, out, keep, &labels, &cfg.loss)?;
+                        let (l, t) = dcc_loss(tape, out, keep, &labels, &weights)?;
                         for (name, v) in [("cross-entropy", t.ce), ("CCLP", t.cclp), ("distance", t.dist)] {
                             if !v.is_finite() {
                                 bail!("the {name} term is {v}");
@@ -259,7 +260,7 @@ pub fn train(info: &RunInfo, run: &Path, resume: bool, progress: bool) -> Result
         let wait = iter.stats().waited.as_secs_f64();
         drop(iter);
         let images_per_s = (images * members.len()) as f64 / started.elapsed().as_secs_f64();
-        let validation = validate(&loader, &mut members, &class_of_set, info, epoch)?;
+        let validation = validate(&loader, &mut members, &class_of_set, info, epoch, &weights)?;
         let lr: Vec<f32> = members.iter().map(|m| m.trainer.opt.lr).collect();
         for (m, (tr, va)) in members.iter_mut().zip(train_terms.iter().zip(&validation)) {
             let metric = va.map_or(tr.get().loss, |v| v.loss);
@@ -306,6 +307,7 @@ fn validate(
     class_of_set: &[Option<usize>],
     info: &RunInfo,
     epoch: usize,
+    weights: &LossWeights,
 ) -> Result<Vec<Option<EpochTerms>>> {
     if loader.indices(Split::Validation).is_empty() {
         return Ok(vec![None; members.len()]);
@@ -324,7 +326,7 @@ fn validate(
             let p = net.params.bind(&mut tape);
             let x = tape.constant(batch.images.clone());
             let out = net.forward(&mut tape, &p, x, &Mode::eval())?;
-            let (_, t) = dcc_loss(&mut tape, &out, None, &labels, &info.config.loss)?;
+            let (_, t) = dcc_loss(&mut tape, &out, None, &labels, weights)?;
             mean.add(&t, row_sets.len());
         }
     }
