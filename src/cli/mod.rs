@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch: one file per subcommand, each with its `Args` and `run`.
 
 pub mod bench;
+pub mod demo;
 pub mod infer;
 pub mod inspect;
 pub mod op;
@@ -25,6 +26,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Subcommand)]
 pub enum Command {
+    /// The main job: simulate, train, infer and report an offline replica of the paper.
+    Demo(demo::Args),
     /// Show the compute devices this build can use.
     Devices,
     /// Benchmarks: training throughput, primitives, the sgemm ceiling.
@@ -62,6 +65,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(a) => bench::run(a),
         Command::Op(a) => op::run(a),
         Command::Train(a) => train::run(a),
+        Command::Demo(a) => demo::run(a),
         Command::Infer(a) => infer::run(a),
         Command::Report(a) => infer::report(a),
         Command::Inspect(args) => inspect::run(args),

@@ -4,6 +4,7 @@
 pub mod kde;
 pub mod knn;
 pub mod checkpoint;
+pub mod demo;
 pub mod infer;
 pub mod interpret;
 pub mod labels;

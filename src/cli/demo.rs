@@ -1,0 +1,39 @@
+//! `dcc demo`: the README's main command (see `dcc::dcc::demo`).
+
+use anyhow::Result;
+use clap::Args as ClapArgs;
+use dcc::dcc::demo::{run_demo, DemoConfig};
+use std::path::PathBuf;
+
+/// `dcc demo` arguments.
+#[derive(ClapArgs)]
+pub struct Args {
+    /// Output directory: data/, shifted/, run/ (with run/report/index.html), demo.json.
+    #[arg(long, default_value = "dcc-demo")]
+    pub out: PathBuf,
+    /// Training maps per set.
+    #[arg(long, default_value_t = 400)]
+    pub per_set: usize,
+    /// Epochs.
+    #[arg(long, default_value_t = 30)]
+    pub epochs: usize,
+    /// Ensemble members.
+    #[arg(long, default_value_t = 3)]
+    pub ensemble: usize,
+    /// Images per batch.
+    #[arg(long, default_value_t = 60)]
+    pub batch: usize,
+    /// The domain-shifted set (any `dcc simulate --list` name).
+    #[arg(long, default_value = "shift-code")]
+    pub shifted: String,
+    /// Master seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// Runs `dcc demo`.
+pub fn run(a: Args) -> Result<()> {
+    let cfg = DemoConfig { out: a.out, per_set: a.per_set, epochs: a.epochs, ensemble: a.ensemble, batch: a.batch, seed: a.seed, shifted: a.shifted };
+    run_demo(&cfg)?;
+    Ok(())
+}

@@ -1,0 +1,219 @@
+//! `dcc demo`: an offline replica of the paper's experiment on synthetic sets — simulate
+//! BAHAMAS-like CDM/0.1/0.3/1 with 0.3 withheld, a feedback-only CDM variant (withheld as
+//! well) and one domain-shifted set; train a small ensemble; infer; report; and check the
+//! science acceptance criteria, printing each with its figure.
+
+use super::infer::{infer, table, Details, Inference, Thresholds};
+use super::overlap::overlap;
+use super::run::{RunInfo, TrainConfig};
+use super::train::train;
+use crate::data::dataset::{Dataset, OpenOptions};
+use crate::data::sim::config::Channel;
+use crate::data::sim::output::{simulate_to_dir, SimulationPlan};
+use crate::data::sim::presets::{resolve_set, Preset};
+use crate::nn::config::NetConfig;
+use crate::report::run_report::write_report;
+use crate::report::save_json;
+use anyhow::{Context, Result};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Sizes of the demo.
+#[derive(Clone, Debug)]
+pub struct DemoConfig {
+    /// Output directory (data, run, report).
+    pub out: PathBuf,
+    /// Training maps per set.
+    pub per_set: usize,
+    /// Epochs.
+    pub epochs: usize,
+    /// Ensemble members.
+    pub ensemble: usize,
+    /// Images per batch.
+    pub batch: usize,
+    /// Master seed.
+    pub seed: u64,
+    /// The domain-shifted set (a `dcc simulate` set name).
+    pub shifted: String,
+}
+
+/// One acceptance criterion and whether it held.
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    /// What is claimed.
+    pub claim: String,
+    /// The figure behind it.
+    pub figure: String,
+    /// Whether it held.
+    pub pass: bool,
+}
+
+/// Area under the ROC curve: the probability that a random `pos` exceeds a random `neg`
+/// (ties count one half).
+pub fn auroc(pos: &[f64], neg: &[f64]) -> f64 {
+    let mut wins = 0.0;
+    for p in pos {
+        for n in neg {
+            wins += if p > n { 1.0 } else if p == n { 0.5 } else { 0.0 };
+        }
+    }
+    wins / (pos.len() * neg.len()).max(1) as f64
+}
+
+const KNOWN: [&str; 3] = ["bahamas-cdm", "bahamas-0.1", "bahamas-1"];
+const WITHHELD: &str = "bahamas-0.3";
+const FEEDBACK: &str = "bahamas-agn-strong";
+
+fn simulate(dir: &Path, sets: &[&str], per_set: usize, seed: u64) -> Result<()> {
+    let plan = SimulationPlan {
+        sets: sets.iter().map(|s| resolve_set(s, Preset::Bahamas)).collect::<Result<_>>()?,
+        per_set,
+        channels: vec![Channel::Mass, Channel::Xray],
+        seed,
+    };
+    simulate_to_dir(&plan, dir, 256, &|_| {})
+}
+
+/// Confidence of random subsets of `rows` (member 0 latents without dimension 0).
+fn subset_confidences(rows: &[Vec<f64>], classes: &[Vec<Vec<f64>>], size: usize, count: usize, seed: u64) -> Result<Vec<f64>> {
+    let mut out = Vec::new();
+    let mut s = seed;
+    for _ in 0..count {
+        let mut pick = Vec::with_capacity(size);
+        for _ in 0..size.min(rows.len()) {
+            s = crate::ops::dropout::layer_seed(s, 17, 29);
+            pick.push(rows[(s % rows.len() as u64) as usize].clone());
+        }
+        let mut best: f64 = 0.0;
+        for c in classes {
+            best = best.max(overlap(&pick, c)?);
+        }
+        out.push(best);
+    }
+    Ok(out)
+}
+
+fn checks(inf: &Inference, det: &Details) -> Result<(Vec<Check>, f64, f64)> {
+    let set = |name: &str| inf.sets.iter().find(|s| s.name == name).with_context(|| format!("set {name} missing from the inference"));
+    let mut out = Vec::new();
+    let w = set(WITHHELD)?;
+    let p = &w.posterior;
+    out.push(Check {
+        claim: "the withheld σ/m = 0.3 lies inside its 68 % interval".into(),
+        figure: format!("{:.3} [{:.3}–{:.3}] cm²/g", p.median, p.q16, p.q84),
+        pass: p.q16 <= 0.3 && 0.3 <= p.q84,
+    });
+    let f = set(FEEDBACK)?;
+    let cdm = set(KNOWN[0])?;
+    out.push(Check {
+        claim: "the feedback-only CDM variant is CDM-consistent (its 68 % interval reaches the CDM set's median)".into(),
+        figure: format!(
+            "{:.3} [{:.3}–{:.3}] vs CDM median {:.3}",
+            f.posterior.median, f.posterior.q16, f.posterior.q84, cdm.posterior.median
+        ),
+        pass: f.posterior.q16 <= cdm.posterior.median,
+    });
+    for name in KNOWN {
+        let s = set(name)?;
+        let own = s.overlaps.iter().find(|o| o.class == name).map_or(0.0, |o| o.mean);
+        out.push(Check {
+            claim: format!("in-domain {name} (validation images) overlaps strongly with its own class"),
+            figure: format!("overlap {:.1} % ± {:.1}, verdict {}", 100.0 * own, 100.0 * s.overlaps.iter().find(|o| o.class == name).map_or(0.0, |o| o.stderr), s.verdict),
+            pass: own >= 0.5 && s.verdict == "recognised",
+        });
+    }
+    let shifted = inf.sets.iter().find(|s| s.role == "new").context("no shifted set in the inference")?;
+    out.push(Check {
+        claim: format!("the shifted set {} is called extrapolating", shifted.name),
+        figure: format!("confidence {:.1} % (closest {}), {:.0} % of images beyond the kNN threshold", 100.0 * shifted.confidence, shifted.closest_known, 100.0 * shifted.knn_far_fraction),
+        pass: shifted.verdict == "extrapolating",
+    });
+    // AUROCs: in-domain = validation images of the known sets, against the shifted set.
+    let in_sets: Vec<usize> = inf.sets.iter().enumerate().filter(|(_, s)| s.role == "known").map(|(i, _)| i).collect();
+    let sh = inf.sets.iter().position(|s| s.role == "new").expect("found above");
+    let in_knn: Vec<f64> = in_sets.iter().flat_map(|&i| inf.sets[i].knn_ratio_per_image.clone()).collect();
+    let knn_auc = auroc(&inf.sets[sh].knn_ratio_per_image, &in_knn);
+    let dim = det.latents[0].len() / det.targets[0].indices.len();
+    let rest = |v: &[f32]| -> Vec<Vec<f64>> { v.chunks(dim).map(|r| r[1..].iter().map(|&x| x as f64).collect()).collect() };
+    let known_classes: Vec<Vec<Vec<f64>>> =
+        det.info.classes.iter().zip(&det.class_latents).filter(|(c, _)| c.known).map(|(_, z)| rest(z)).collect();
+    let in_rows: Vec<Vec<f64>> = in_sets.iter().flat_map(|&i| rest(&det.latents[i])).collect();
+    let conf_in = subset_confidences(&in_rows, &known_classes, 20, 60, 1)?;
+    let conf_sh = subset_confidences(&rest(&det.latents[sh]), &known_classes, 20, 60, 2)?;
+    let conf_auc = auroc(&conf_in, &conf_sh);
+    Ok((out, conf_auc, knn_auc))
+}
+
+/// Runs the demo; returns the inference and the checks.
+pub fn run_demo(cfg: &DemoConfig) -> Result<(Inference, Vec<Check>)> {
+    let t0 = Instant::now();
+    let data = cfg.out.join("data");
+    let test = cfg.out.join("shifted");
+    let run = cfg.out.join("run");
+    let mut train_sets: Vec<&str> = KNOWN.to_vec();
+    train_sets.extend([WITHHELD, FEEDBACK]);
+    eprintln!("[1/4] simulating {} training sets × {} maps (mass + X-ray) and {} × {} shifted maps", train_sets.len(), cfg.per_set, cfg.shifted, cfg.per_set / 2);
+    simulate(&data, &train_sets, cfg.per_set, cfg.seed)?;
+    simulate(&test, &[cfg.shifted.as_str()], (cfg.per_set / 2).max(20), cfg.seed + 1)?;
+    eprintln!("      {:.0} s", t0.elapsed().as_secs_f64());
+
+    let mut tc = TrainConfig::new(data.clone(), NetConfig::load("small")?);
+    tc.known = KNOWN.iter().map(|s| s.to_string()).collect();
+    tc.unknown = vec![WITHHELD.into(), FEEDBACK.into()];
+    tc.ensemble = cfg.ensemble;
+    tc.epochs = cfg.epochs;
+    tc.batch = cfg.batch;
+    tc.lr = 1e-3;
+    tc.seed = cfg.seed;
+    tc.dist_warmup = cfg.epochs / 2;
+    tc.patience = 5;
+    let info = RunInfo::plan(tc, &Dataset::open(&data, &OpenOptions::default())?)?;
+    if run.exists() {
+        std::fs::remove_dir_all(&run).with_context(|| format!("clearing {}", run.display()))?;
+    }
+    std::fs::create_dir_all(&run)?;
+    info.save(&run)?;
+    eprintln!("[2/4] training {} × small for {} epochs (distance anchor from epoch {})", cfg.ensemble, cfg.epochs, cfg.epochs / 2 + 1);
+    let log = train(&info, &run, false, true)?;
+    let ips = log.iter().map(|e| e.images_per_s).sum::<f64>() / log.len() as f64;
+    eprintln!("      {:.0} s, {:.0} training images/s on average", t0.elapsed().as_secs_f64(), ips);
+
+    eprintln!("[3/4] inferring on the training sets' validation images and the shifted set");
+    let (inf, det) = infer(&run, &[data, test], None, &Thresholds::default())?;
+    eprintln!("[4/4] writing the report");
+    let page = write_report(&run, &inf, &det)?;
+    let (checks, conf_auc, knn_auc) = checks(&inf, &det)?;
+    print!("{}", table(&inf));
+    println!();
+    for c in &checks {
+        println!("[{}] {}: {}", if c.pass { "pass" } else { "FAIL" }, c.claim, c.figure);
+    }
+    println!("AUROC in-domain vs shifted: confidence of 20-image subsets {conf_auc:.3}, nearest-neighbour score per image {knn_auc:.3}");
+    println!("training throughput {ips:.0} images/s; report {}; total {:.0} s", page.display(), t0.elapsed().as_secs_f64());
+    #[derive(Serialize)]
+    struct Summary<'a> {
+        checks: &'a [Check],
+        auroc_confidence: f64,
+        auroc_knn: f64,
+        training_images_per_s: f64,
+        seconds: f64,
+    }
+    save_json(
+        cfg.out.join("demo.json"),
+        &Summary { checks: &checks, auroc_confidence: conf_auc, auroc_knn: knn_auc, training_images_per_s: ips, seconds: t0.elapsed().as_secs_f64() },
+    )?;
+    Ok((inf, checks))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auroc_is_one_for_separated_scores_and_half_for_identical_ones() {
+        assert_eq!(auroc(&[3.0, 4.0], &[1.0, 2.0]), 1.0);
+        assert_eq!(auroc(&[1.0, 2.0], &[3.0, 4.0]), 0.0);
+        assert_eq!(auroc(&[1.0, 1.0], &[1.0]), 0.5);
+    }
+}
