@@ -51,6 +51,8 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("softmax", "x N×K (last axis)", ""),
     ("log_softmax", "x N×K (last axis)", ""),
     ("cross_entropy", "logits N×K", "labels=l0,l1,… (-1 = unlabelled row)"),
+    ("cclp", "Z N×D", "labels=l0,l1,… (-1 = unlabelled) classes=C steps=3"),
+    ("distance_anchor", "Z N×D", "sets=s0,s1,… targets=y0,y1,… (nan = unknown set)"),
     ("mask_columns", "x N×D", "keep=k"),
     ("slice_columns", "x N×D", "start=a end=b"),
     ("add", "a, b (same shape)", ""),
@@ -122,6 +124,8 @@ fn apply(op: &str, tape: &mut Tape, v: &[Var], p: &Params) -> Result<Var> {
         "split" => &["sizes"],
         "reshape" => &["shape"],
         "cross_entropy" => &["labels"],
+        "cclp" => &["labels", "classes", "steps"],
+        "distance_anchor" => &["sets", "targets"],
         "mask_columns" => &["keep"],
         "slice_columns" => &["start", "end"],
         "scale" | "add_scalar" => &["s"],
@@ -185,6 +189,19 @@ fn apply(op: &str, tape: &mut Tape, v: &[Var], p: &Params) -> Result<Var> {
             let labels: Vec<Option<usize>> =
                 labels.iter().map(|&l| (l >= 0).then_some(l as usize)).collect();
             ops::softmax::cross_entropy(tape, unary(v)?, &labels)
+        }
+        "cclp" => {
+            let labels: Vec<i64> = p.list("labels")?;
+            let labels: Vec<Option<usize>> =
+                labels.iter().map(|&l| (l >= 0).then_some(l as usize)).collect();
+            let classes = p.get("classes", Some(labels.iter().flatten().max().map_or(1, |m| m + 1)))?;
+            ops::cclp::cclp_loss(tape, unary(v)?, &labels, classes, p.get("steps", Some(ops::cclp::STEPS))?)
+        }
+        "distance_anchor" => {
+            let sets: Vec<usize> = p.list("sets")?;
+            let targets: Vec<f32> = p.list("targets")?;
+            let targets: Vec<Option<f32>> = targets.iter().map(|t| t.is_finite().then_some(*t)).collect();
+            ops::anchor::distance_anchor(tape, unary(v)?, &sets, &targets)
         }
         "mask_columns" => ops::select::mask_columns(tape, unary(v)?, p.get("keep", None)?),
         "slice_columns" => {
