@@ -10,3 +10,4 @@ pub mod output;
 pub mod presets;
 pub mod render;
 pub mod substructure;
+pub mod table;
