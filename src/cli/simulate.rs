@@ -95,8 +95,16 @@ pub fn run(args: SimulateArgs) -> Result<()> {
         if let Some(f) = &args.feedback {
             set.log_dt = parse_feedback(f)?;
         }
-        for knob in [&args.noise, &args.shift].into_iter().flatten() {
-            for k in knob.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+        if let Some(noise) = &args.noise {
+            for k in noise.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+                if !(k.starts_with("lensing=") || k.starts_with("xray=")) {
+                    bail!("--noise: expected lensing=<n_gal> or xray=<counts>, found '{k}'");
+                }
+                set.apply(k)?;
+            }
+        }
+        if let Some(shift) = &args.shift {
+            for k in shift.split(',').map(str::trim).filter(|k| !k.is_empty()) {
                 set.apply(k)?;
             }
         }

@@ -12,6 +12,7 @@ use super::halo::{axis_ratio, core_radius_median, halo_r_delta, Halo};
 use super::noise;
 use super::render::{gaussian_blur, Grid};
 use super::substructure::{add_subhalo, draw_subhaloes, Subhalo, SubhaloSettings};
+use super::table::RadialTable;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -260,12 +261,22 @@ fn add_halo(
 ) {
     let profile = halo.projected();
     let (c, s) = (pa.cos(), pa.sin());
-    grid.for_each_sample(centre, SUPERSAMPLE_PX * grid.pixel_kpc, |p, dx, dy, w| {
-        let r = (dx * dx + dy * dy).sqrt();
-        let q = axis_ratio(q0, sigma, r, ROUNDING_R1_KPC);
-        let (x, y) = (dx * c + dy * s, -dx * s + dy * c);
-        mass[p] += profile.at((q * x * x + y * y / q).sqrt()) * w;
-    });
+    let ss = SUPERSAMPLE_PX * grid.pixel_kpc;
+    if axis_ratio(q0, sigma, 0.0, ROUNDING_R1_KPC) == q0 {
+        // No SIDM rounding: one axis ratio everywhere.
+        let inv_q = 1.0 / q0;
+        grid.for_each_sample(centre, ss, |p, dx, dy, w| {
+            let (x, y) = (dx * c + dy * s, -dx * s + dy * c);
+            mass[p] += profile.at_squared(q0 * x * x + y * y * inv_q) * w;
+        });
+    } else {
+        let q_of_r = RadialTable::from_fn(|r| axis_ratio(q0, sigma, r, ROUNDING_R1_KPC));
+        grid.for_each_sample(centre, ss, |p, dx, dy, w| {
+            let q = q_of_r.at_squared(dx * dx + dy * dy);
+            let (x, y) = (dx * c + dy * s, -dx * s + dy * c);
+            mass[p] += profile.at_squared(q * x * x + y * y / q) * w;
+        });
+    }
 }
 
 /// Adds a beta-model gas halo (axis ratio q) to the mass and X-ray maps.
@@ -279,25 +290,25 @@ fn add_gas(
 ) {
     let (c, s) = (pa.cos(), pa.sin());
     let ss = (SUPERSAMPLE_PX * grid.pixel_kpc).min(gas.rc);
+    let (mass, xray) = RadialTable::pair_from_fn(|r| gas.sigma_and_xray(r));
+    let inv_q = 1.0 / q;
     grid.for_each_sample(centre, ss, |p, dx, dy, w| {
         let (x, y) = (dx * c + dy * s, -dx * s + dy * c);
-        let (m, xr) = gas.sigma_and_xray((q * x * x + y * y / q).sqrt());
-        maps.mass[p] += m * w;
-        maps.xray[p] += xr * w;
+        let r2 = q * x * x + y * y * inv_q;
+        maps.mass[p] += mass.at_squared(r2) * w;
+        maps.xray[p] += xray.at_squared(r2) * w;
     });
 }
 
-/// Adds a central galaxy to the mass and stellar maps; `origin` is what its offset is from.
+/// Adds a central galaxy (at its offset from the host centre) to the mass and stellar maps.
 fn add_bcg(grid: &Grid, maps: &mut ClusterMaps, bcg: &Bcg) {
-    grid.for_each_sample(
-        bcg.offset,
-        SUPERSAMPLE_PX * grid.pixel_kpc,
-        |p, dx, dy, w| {
-            let v = bcg.sigma((dx * dx + dy * dy).sqrt()) * w;
-            maps.mass[p] += v;
-            maps.stellar[p] += v;
-        },
-    );
+    let profile = RadialTable::from_fn(|r| bcg.sigma(r));
+    let ss = SUPERSAMPLE_PX * grid.pixel_kpc;
+    grid.for_each_sample(bcg.offset, ss, |p, dx, dy, w| {
+        let v = profile.at_squared(dx * dx + dy * dy) * w;
+        maps.mass[p] += v;
+        maps.stellar[p] += v;
+    });
 }
 
 /// Projects every component of `params` onto the set's grid (no PSF, no noise).

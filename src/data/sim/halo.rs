@@ -5,6 +5,7 @@
 //! Units: kpc, M☉. Rendering onto pixels lives in `render.rs`.
 
 use super::cosmology;
+use super::table::RadialTable;
 use std::f64::consts::PI;
 
 /// m(x) = ln(1 + x) − x/(1 + x): the NFW enclosed-mass shape.
@@ -162,11 +163,36 @@ impl Halo {
     }
 
     /// The projected profile as a table: analytic for a cusp, numeric for a core.
-    pub fn projected(&self) -> ProjectedProfile {
+    pub fn projected(&self) -> RadialTable {
         if self.rc <= 0.0 {
-            ProjectedProfile::from_fn(|r| self.sigma_nfw(r))
+            RadialTable::from_fn(|r| self.sigma_nfw(r))
         } else {
-            ProjectedProfile::from_fn(|r| self.sigma_numeric(r))
+            // One t grid for every radius (out to 2×10³ r_s from the smallest), so the
+            // cosh values are computed once.
+            let t_max = (2.0e3 * self.rs / super::table::R_MIN).ln();
+            let n = 2 * (t_max / 0.1).ceil() as usize;
+            let h = t_max / n as f64;
+            let nodes: Vec<(f64, f64)> = (0..=n)
+                .map(|i| {
+                    let w = if i == 0 || i == n {
+                        1.0
+                    } else if i % 2 == 1 {
+                        4.0
+                    } else {
+                        2.0
+                    };
+                    ((i as f64 * h).cosh(), w * 2.0 * h / 3.0)
+                })
+                .collect();
+            // Beyond 2×10³ r_s along the line of sight the density adds < 10⁻⁶ of Σ.
+            let r_cut = 2.0e3 * self.rs;
+            RadialTable::from_fn_coarse(|r| {
+                nodes
+                    .iter()
+                    .take_while(|&&(ch, _)| r * ch < r_cut)
+                    .map(|&(ch, w)| w * self.density(r * ch) * r * ch)
+                    .sum()
+            })
         }
     }
 }
@@ -200,47 +226,6 @@ pub fn nfw_mass_2d_shape(x: f64) -> f64 {
         2.0 / (x * x - 1.0).sqrt() * ((x - 1.0) / (x + 1.0)).sqrt().atan()
     };
     (x / 2.0).ln() + h
-}
-
-/// Σ(R) tabulated on a log grid, interpolated linearly in (ln R, ln Σ).
-#[derive(Clone, Debug)]
-pub struct ProjectedProfile {
-    ln_sigma: Vec<f64>,
-}
-
-/// Smallest tabulated radius (kpc); Σ is held constant inside it.
-const TABLE_R_MIN: f64 = 0.01;
-/// Largest tabulated radius (kpc); beyond it Σ falls as R⁻³.
-const TABLE_R_MAX: f64 = 2.0e4;
-/// Points in a projected-profile table.
-const TABLE_N: usize = 192;
-
-impl ProjectedProfile {
-    /// Tabulates `sigma` (M☉/kpc², positive) from 0.01 kpc to 20 Mpc.
-    pub fn from_fn(sigma: impl Fn(f64) -> f64) -> ProjectedProfile {
-        let step = (TABLE_R_MAX / TABLE_R_MIN).ln() / (TABLE_N - 1) as f64;
-        let ln_sigma = (0..TABLE_N)
-            .map(|i| {
-                let r = TABLE_R_MIN * (i as f64 * step).exp();
-                sigma(r).max(1e-300).ln()
-            })
-            .collect();
-        ProjectedProfile { ln_sigma }
-    }
-
-    /// Σ at projected radius R (kpc).
-    #[inline]
-    pub fn at(&self, r: f64) -> f64 {
-        let step = (TABLE_R_MAX / TABLE_R_MIN).ln() / (TABLE_N - 1) as f64;
-        let u = (r.max(TABLE_R_MIN) / TABLE_R_MIN).ln() / step;
-        let i = u as usize;
-        if i >= TABLE_N - 1 {
-            let last = self.ln_sigma[TABLE_N - 1].exp();
-            return last * (TABLE_R_MAX / r).powi(3);
-        }
-        let f = u - i as f64;
-        (self.ln_sigma[i] * (1.0 - f) + self.ln_sigma[i + 1] * f).exp()
-    }
 }
 
 /// Axis ratio at projected radius R: q(R) = q0 + (1 − q0)·A·e^(−R/r1), the SIDM rounding

@@ -65,6 +65,13 @@ fn a_core_lowers_the_central_surface_density_and_keeps_the_outskirts() {
     let core = Halo::new(3e14, 4.0, 35.0, 0.2);
     let (pc, pk) = (cusp.projected(), core.projected());
     assert!(pk.at(1.0) < 0.6 * pc.at(1.0));
+    for &r in &[0.3, 8.0, 35.0, 140.0, 900.0] {
+        let (t, n) = (pk.at(r), core.sigma_numeric(r));
+        assert!(
+            (t / n - 1.0).abs() < 1e-3,
+            "R = {r}: table {t} vs integral {n}"
+        );
+    }
     let outer = pk.at(1500.0) / pc.at(1500.0);
     // Renormalising to M200 lifts the outskirts a little: (r + r_c) reaches far out.
     assert!((outer - 1.0).abs() < 0.1, "outer ratio {outer}");

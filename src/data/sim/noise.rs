@@ -5,7 +5,8 @@
 use super::cosmology;
 use rand::Rng;
 use rand_distr::{Distribution, Normal, Poisson};
-use rustfft::{num_complex::Complex, FftPlanner};
+use rustfft::{num_complex::Complex, FftPlannerScalar};
+use std::cell::RefCell;
 
 /// Intrinsic ellipticity dispersion σ_e.
 pub const SIGMA_E: f64 = 0.3;
@@ -20,13 +21,22 @@ pub fn shear_noise_sigma(n_gal: f64, pixel_kpc: f64) -> f64 {
     SIGMA_E / (2.0 * galaxies_per_pixel(n_gal, pixel_kpc)).sqrt()
 }
 
+thread_local! {
+    /// Plans are cached per thread. The scalar planner gives the same bits on every
+    /// x86/ARM CPU, where the SIMD planners would pick CPU-dependent algorithms.
+    static PLANNER: RefCell<FftPlannerScalar<f64>> = RefCell::new(FftPlannerScalar::new());
+}
+
 /// In-place 2-D FFT of an m×m row-major grid (rows, transpose, rows, transpose).
-fn fft2(buf: &mut [Complex<f64>], m: usize, inverse: bool, planner: &mut FftPlanner<f64>) {
-    let fft = if inverse {
-        planner.plan_fft_inverse(m)
-    } else {
-        planner.plan_fft_forward(m)
-    };
+fn fft2(buf: &mut [Complex<f64>], m: usize, inverse: bool) {
+    let fft = PLANNER.with(|p| {
+        let mut p = p.borrow_mut();
+        if inverse {
+            p.plan_fft_inverse(m)
+        } else {
+            p.plan_fft_forward(m)
+        }
+    });
     fft.process(buf);
     transpose(buf, m);
     fft.process(buf);
@@ -85,14 +95,13 @@ pub fn lensing_reconstruction(
             buf[y * m + x] = Complex::new(map[y * n + x] * to_kappa, 0.0);
         }
     }
-    let mut planner = FftPlanner::new();
-    fft2(&mut buf, m, false, &mut planner);
+    fft2(&mut buf, m, false);
     let truth: f64 = map.iter().sum();
     let d = ks_kernel(m);
     for (b, k) in buf.iter_mut().zip(&d) {
         *b *= k;
     }
-    fft2(&mut buf, m, true, &mut planner);
+    fft2(&mut buf, m, true);
     let norm = 1.0 / (m * m) as f64;
     let gauss = Normal::new(0.0, sigma_noise.max(0.0)).expect("finite non-negative σ");
     for y in 0..m {
@@ -105,11 +114,11 @@ pub fn lensing_reconstruction(
             }
         }
     }
-    fft2(&mut buf, m, false, &mut planner);
+    fft2(&mut buf, m, false);
     for (b, k) in buf.iter_mut().zip(&d) {
         *b *= k.conj();
     }
-    fft2(&mut buf, m, true, &mut planner);
+    fft2(&mut buf, m, true);
     for y in 0..n {
         for x in 0..n {
             map[y * n + x] = buf[y * m + x].re * norm / to_kappa;

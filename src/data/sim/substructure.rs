@@ -4,6 +4,7 @@
 //! Units: kpc, M☉.
 
 use super::halo::{nfw_mass_shape, ConcentrationRelation, Halo};
+use super::table::fast_ln;
 use super::{cosmology, render::Grid};
 use rand::Rng;
 use std::sync::OnceLock;
@@ -155,8 +156,8 @@ pub fn truncated_nfw_shape(u: f64, tau: f64) -> f64 {
     let t = truncated_table();
     let (nu, nt) = (t.ln_u.len(), t.ln_tau.len());
     let fu =
-        ((u.max(U_MIN).ln() - t.ln_u[0]) / (t.ln_u[1] - t.ln_u[0])).clamp(0.0, (nu - 1) as f64);
-    let lt = tau.clamp(TAU_RANGE.0, TAU_RANGE.1).ln();
+        ((fast_ln(u.max(U_MIN)) - t.ln_u[0]) / (t.ln_u[1] - t.ln_u[0])).clamp(0.0, (nu - 1) as f64);
+    let lt = fast_ln(tau.clamp(TAU_RANGE.0, TAU_RANGE.1));
     let ft = ((lt - t.ln_tau[0]) / (t.ln_tau[1] - t.ln_tau[0])).clamp(0.0, (nt - 1) as f64);
     let (iu, it) = ((fu as usize).min(nu - 2), (ft as usize).min(nt - 2));
     let (a, b) = (fu - iu as f64, ft - it as f64);
