@@ -56,6 +56,9 @@ pub fn random_tensor(rng: &mut ChaCha8Rng, dims: &[usize]) -> Tensor {
         .expect("length matches by construction")
 }
 
+/// Records one primitive on a tape over its input variables.
+pub type BuildFn = Box<dyn Fn(&mut Tape, &[Var]) -> Result<Var>>;
+
 /// One primitive at one shape.
 pub struct Case {
     /// What and at which shape.
@@ -65,7 +68,7 @@ pub struct Case {
     /// The inputs.
     pub inputs: Vec<Tensor>,
     /// Records the primitive on a tape.
-    pub build: Box<dyn Fn(&mut Tape, &[Var]) -> Result<Var>>,
+    pub build: BuildFn,
 }
 
 fn conv_case(rng: &mut ChaCha8Rng, n: usize, i: usize, o: usize, hw: usize, k: usize, same: bool) -> Case {

@@ -207,9 +207,9 @@ pub fn cclp_reference(z: &[f64], n: usize, d: usize, labels: &[Option<usize>], c
             }
             p = next;
         }
-        for i in 0..n {
-            for j in 0..n {
-                total += dot(i, j, true) * p[i][j].ln();
+        for (i, row) in p.iter().enumerate() {
+            for (j, v) in row.iter().enumerate() {
+                total += dot(i, j, true) * v.ln();
             }
         }
     }

@@ -20,7 +20,7 @@ fn norms(x: &[f32], d: usize) -> Vec<f32> {
 /// Distance from every query row to its k-th nearest reference row (rows of width `d`).
 /// `skip_self` drops one zero-distance match per row (queries = references).
 pub fn kth_distances(queries: &[f32], refs: &[f32], d: usize, k: usize, skip_self: bool) -> Result<Vec<f32>> {
-    if d == 0 || queries.len() % d != 0 || refs.len() % d != 0 {
+    if d == 0 || !queries.len().is_multiple_of(d) || !refs.len().is_multiple_of(d) {
         bail!("knn: arrays of {} and {} values are not rows of width {d}", queries.len(), refs.len());
     }
     let m = refs.len() / d;

@@ -26,7 +26,7 @@ impl LabelMap {
         let logs: Vec<f64> = known_sigmas.iter().map(|&s| s.max(CDM_SIGMA).log10()).collect();
         let lo = logs.iter().cloned().fold(f64::INFINITY, f64::min);
         let hi = logs.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        if !(hi > lo) {
+        if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
             bail!("the known sets need at least two different σ/m values to define the σ/m axis, found {known_sigmas:?}");
         }
         Ok(LabelMap { log_lo: lo, log_hi: hi })

@@ -40,7 +40,7 @@ pub fn posteriors(z0: &[Vec<Vec<f64>>], names: &[String], map: &LabelMap) -> Res
     let all = z0.iter().flatten().flatten();
     let lo = all.clone().cloned().fold(f64::INFINITY, f64::min);
     let hi = all.cloned().fold(f64::NEG_INFINITY, f64::max);
-    if !(hi > lo) {
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         bail!("posterior: latent dimension 0 has no spread ({lo} to {hi})");
     }
     let grid = linspace(lo, hi, GRID);
@@ -56,7 +56,7 @@ pub fn posteriors(z0: &[Vec<Vec<f64>>], names: &[String], map: &LabelMap) -> Res
                 }
             }
             let area = trapezoid(&combined, &log_sigma);
-            if !(area > 0.0) || !area.is_finite() {
+            if area.is_nan() || area <= 0.0 || !area.is_finite() {
                 bail!("posterior of set {}: the ensemble members' densities share no support", names[s]);
             }
             let density: Vec<f64> = combined.iter().map(|p| p / area).collect();

@@ -241,7 +241,7 @@ impl NetworkBuilder {
         let span = (k - 1) as isize;
         let ho = (h as isize + 2 * params.padding as isize - span - 1) / params.stride as isize + 1;
         let wo = (w as isize + 2 * params.padding as isize - span - 1) / params.stride as isize + 1;
-        if k % 2 == 0 || ho < 1 || wo < 1 {
+        if k.is_multiple_of(2) || ho < 1 || wo < 1 {
             bail!("{} {tag}: a {k}×{k} conv does not fit a {c}×{h}×{w} input", self.name);
         }
         let (ho, wo) = (ho as usize, wo as usize);
@@ -278,7 +278,7 @@ impl NetworkBuilder {
     /// An Inception block with `out` channels (divisible by 16).
     pub fn inception(mut self, out: usize, dropout: f32) -> Result<Self> {
         let s = self.spatial("inception")?;
-        if out % 16 != 0 {
+        if !out.is_multiple_of(16) {
             bail!("{}: an Inception block needs channels divisible by 16, found {out}", self.name);
         }
         let same1 = Conv2dParams::same(1);

@@ -78,8 +78,8 @@ mod tests {
         let labels: Vec<Option<usize>> = (0..6).map(|i| Some(i / 3)).collect();
         let tight = [3.0, 0.0, 3.1, 0.1, 2.9, -0.1, -3.0, 0.0, -3.1, 0.1, -2.9, -0.1];
         let mixed = [3.0, 0.0, -3.1, 0.1, 2.9, -0.1, -3.0, 0.0, 3.1, 0.1, -2.9, -0.1];
-        let a = cclp(&tight.map(|v| v as f64), 6, 2, &labels, 2, STEPS).unwrap().loss;
-        let b = cclp(&mixed.map(|v| v as f64), 6, 2, &labels, 2, STEPS).unwrap().loss;
+        let a = cclp(&tight, 6, 2, &labels, 2, STEPS).unwrap().loss;
+        let b = cclp(&mixed, 6, 2, &labels, 2, STEPS).unwrap().loss;
         assert!(a < b, "tight {a} vs mixed {b}");
     }
 

@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 pub fn pca2(rows: &[f32], d: usize) -> Vec<[f64; 2]> {
     let n = rows.len() / d;
     let mut m = DMatrix::from_fn(n, d, |i, j| rows[i * d + j] as f64);
-    let means: Vec<f64> = (0..d).map(|j| m.column(j).mean()).collect();
-    for j in 0..d {
-        m.column_mut(j).add_scalar_mut(-means[j]);
+    for mut col in m.column_iter_mut() {
+        let mean = col.mean();
+        col.add_scalar_mut(-mean);
     }
     let svd = m.clone().svd(false, true);
     let Some(vt) = svd.v_t else { return vec![[0.0, 0.0]; n] };
@@ -54,7 +54,7 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
     // Latent space: every inferred set, member 0, PCA of all their latents together.
     let all: Vec<f32> = det.latents.concat();
     let proj = pca2(&all, dim);
-    let cats: Vec<usize> = det.latents.iter().enumerate().flat_map(|(i, v)| std::iter::repeat(i).take(v.len() / dim)).collect();
+    let cats: Vec<usize> = det.latents.iter().enumerate().flat_map(|(i, v)| std::iter::repeat_n(i, v.len() / dim)).collect();
     let mut f = Figure::new(900, 650);
     f.axes(0)
         .scatter(&proj.iter().map(|p| p[0]).collect::<Vec<_>>(), &proj.iter().map(|p| p[1]).collect::<Vec<_>>(), &cats, &names)
