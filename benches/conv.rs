@@ -7,7 +7,8 @@
 
 use criterion::{criterion_group, Criterion, Throughput};
 use dcc::cpu::conv2d::{
-    conv2d_backward_input, conv2d_backward_weight, conv2d_forward, Conv2dParams, ConvGeom,
+    conv2d_backward_input, conv2d_backward_weight, conv2d_forward, disable_microkernel,
+    Conv2dParams, ConvGeom,
 };
 use dcc::cpu::gemm::{sgemm, Operand, Par};
 use dcc::cpu::pool2d::{max_pool_backward, max_pool_forward, PoolGeom};
@@ -220,12 +221,36 @@ fn table(title: &str, layers: &[Layer]) -> f64 {
         let g = &l.g;
         let mut b = bufs(g);
         let reps = if g.flops() > 5e9 { 2 } else { 4 };
-        let tf = best(reps, || conv2d_forward(g, &b.x, &b.w, None, &mut b.y));
-        let ti = if l.needs_dx {
-            best(reps, || conv2d_backward_input(g, &b.w, &b.y, &mut b.dx))
-        } else {
-            0.0
+        let compare = std::env::var_os("CONV_COMPARE").is_some();
+        // Interleaves the micro-kernel and the sgemm path so both see the same load.
+        let pair = |f: &mut dyn FnMut()| -> (f64, f64) {
+            let (mut a, mut s) = (f64::INFINITY, f64::INFINITY);
+            for _ in 0..if compare { reps } else { 1 } {
+                a = a.min(best(if compare { 1 } else { reps }, &mut *f));
+                if compare {
+                    disable_microkernel(true);
+                    s = s.min(best(1, &mut *f));
+                    disable_microkernel(false);
+                }
+            }
+            (a, s)
         };
+        let (tf, sf) = pair(&mut || conv2d_forward(g, &b.x, &b.w, None, &mut b.y));
+        let (ti, si) = if l.needs_dx {
+            pair(&mut || conv2d_backward_input(g, &b.w, &b.y, &mut b.dx))
+        } else {
+            (0.0, 0.0)
+        };
+        if compare {
+            let gs = |t: f64| {
+                if t > 0.0 {
+                    format!("{:.1}", g.flops() / t / 1e9)
+                } else {
+                    "-".into()
+                }
+            };
+            println!("{:<26}   sgemm path: fwd {} bwd-in {}", "", gs(sf), gs(si));
+        }
         let tw = best(reps, || conv2d_backward_weight(g, &b.x, &b.y, &mut b.dw));
         let gf = |t: f64| {
             if t > 0.0 {

@@ -12,15 +12,31 @@
 //! `reference.rs`, used only by tests.
 
 mod im2col;
+mod microkernel;
 pub mod reference;
 #[cfg(test)]
 mod tests;
 
 use crate::cpu::gemm::{sgemm, Operand, Par};
 use anyhow::{bail, Result};
-use im2col::{col2im_tile, im2col_tile};
+use im2col::{col2im_tile, im2col_tile, im2col_tile_packed};
+use microkernel::{gemm_packed, pack_a, pack_b_row, packed_len, MR, NR};
 use rayon::prelude::*;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+
+thread_local! {
+    static MICROKERNEL_OFF: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Turns the AVX-512 micro-kernel off (or back on) for calls made from this thread, so
+/// tests and benchmarks can run and compare the portable sgemm path on any machine.
+pub fn disable_microkernel(off: bool) {
+    MICROKERNEL_OFF.with(|c| c.set(off));
+}
+
+fn use_microkernel() -> bool {
+    !MICROKERNEL_OFF.with(|c| c.get()) && microkernel::available()
+}
 
 /// How the border is extended when padding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -184,9 +200,11 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(g: &ConvGeom) -> Plan {
+    /// `copy_pointwise`: a 1×1 convolution still copies its operand (the micro-kernel
+    /// path packs it), so it tiles like any other.
+    fn new(g: &ConvGeom, copy_pointwise: bool) -> Plan {
         let (ho, wo) = (g.ho(), g.wo());
-        if g.is_pointwise() {
+        if g.is_pointwise() && !copy_pointwise {
             return Plan { imgs: 1, rows: ho };
         }
         let budget = (TILE_FLOATS / g.k().max(1)).max(wo);
@@ -306,10 +324,71 @@ fn check_lens(g: &ConvGeom, x: usize, w: usize, y: usize) {
     );
 }
 
+/// Copies row `o` of a tile's output gradient (its `pt` pixels) into `dst`.
+fn dy_row(g: &ConvGeom, t: &Tile, dy: &[f32], o: usize, dst: &mut [f32]) {
+    let (hwo, seg) = (g.ho() * g.wo(), (t.r1 - t.r0) * g.wo());
+    for n in t.n0..t.n1 {
+        let src = &dy[(n * g.o + o) * hwo + t.r0 * g.wo()..][..seg];
+        dst[(n - t.n0) * seg..][..seg].copy_from_slice(src);
+    }
+}
+
+/// Forward through the micro-kernel: im2col straight into B panels.
+fn forward_packed(g: &ConvGeom, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) {
+    let plan = Plan::new(g, true);
+    let (k, wo) = (g.k(), g.wo());
+    let mut ap = vec![0.0; packed_len(g.o, k, MR)];
+    pack_a(w, g.o, k, false, &mut ap);
+    let yp = SendPtr(y.as_mut_ptr());
+    plan.tiles(g, 0, g.n).par_iter().for_each(|t| {
+        let pt = t.pixels(wo);
+        let bl = packed_len(pt, k, NR);
+        with_scratch(pt + bl + g.o * pt, |buf| {
+            let (row, rest) = buf.split_at_mut(pt);
+            let (bp, out) = rest.split_at_mut(bl);
+            im2col_tile_packed(g, x, t, row, bp);
+            gemm_packed(g.o, pt, k, &ap, bp, b, out, pt);
+            // SAFETY: tiles partition the output pixels; yp covers all of y.
+            unsafe { scatter_tile(g, t, out, yp) };
+        });
+    });
+}
+
+/// Backward-input through the micro-kernel: dcols = Wᵀ·dY with dY gathered into panels.
+fn backward_input_packed(g: &ConvGeom, w: &[f32], dy: &[f32], dx: &mut [f32]) {
+    let plan = Plan::new(g, true);
+    let (k, wo, chw) = (g.k(), g.wo(), g.c * g.h * g.w);
+    let mut ap = vec![0.0; packed_len(k, g.o, MR)];
+    pack_a(w, k, g.o, true, &mut ap);
+    dx.par_chunks_mut(plan.imgs * chw)
+        .enumerate()
+        .for_each(|(i, dxg)| {
+            let n0 = i * plan.imgs;
+            dxg.fill(0.0);
+            for t in plan.tiles(g, n0, n0 + dxg.len() / chw) {
+                let pt = t.pixels(wo);
+                let bl = packed_len(pt, g.o, NR);
+                with_scratch(pt + bl + k * pt, |buf| {
+                    let (row, rest) = buf.split_at_mut(pt);
+                    let (bp, dcols) = rest.split_at_mut(bl);
+                    for o in 0..g.o {
+                        dy_row(g, &t, dy, o, row);
+                        pack_b_row(row, o, g.o, bp);
+                    }
+                    gemm_packed(k, pt, g.o, &ap, bp, None, dcols, pt);
+                    col2im_tile(g, dcols, &t, n0, dxg);
+                });
+            }
+        });
+}
+
 /// y = conv(x, w) + b, overwriting `y` (N×O×Ho×Wo).
 pub fn conv2d_forward(g: &ConvGeom, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) {
     check_lens(g, x.len(), w.len(), y.len());
-    let plan = Plan::new(g);
+    if use_microkernel() && g.k() > 0 {
+        return forward_packed(g, x, w, b, y);
+    }
+    let plan = Plan::new(g, false);
     let (k, wo, hw) = (g.k(), g.wo(), g.h * g.w);
     let yp = SendPtr(y.as_mut_ptr());
     plan.tiles(g, 0, g.n).par_iter().for_each(|t| {
@@ -352,7 +431,10 @@ pub fn conv2d_forward(g: &ConvGeom, x: &[f32], w: &[f32], b: Option<&[f32]>, y: 
 /// dx = ∂(Σ dy ⊙ conv(x, w))/∂x, overwriting `dx` (N×C×H×W).
 pub fn conv2d_backward_input(g: &ConvGeom, w: &[f32], dy: &[f32], dx: &mut [f32]) {
     check_lens(g, dx.len(), w.len(), dy.len());
-    let plan = Plan::new(g);
+    if use_microkernel() && g.c * g.h * g.w > 0 {
+        return backward_input_packed(g, w, dy, dx);
+    }
+    let plan = Plan::new(g, false);
     let (k, wo, chw) = (g.k(), g.wo(), g.c * g.h * g.w);
     if chw == 0 {
         return;
@@ -401,7 +483,7 @@ pub fn conv2d_backward_input(g: &ConvGeom, w: &[f32], dy: &[f32], dx: &mut [f32]
 /// thread count.
 pub fn conv2d_backward_weight(g: &ConvGeom, x: &[f32], dy: &[f32], dw: &mut [f32]) {
     check_lens(g, x.len(), dw.len(), dy.len());
-    let plan = Plan::new(g);
+    let plan = Plan::new(g, false);
     let (k, wo, hw) = (g.k(), g.wo(), g.h * g.w);
     let chunk = g.n.div_ceil(WEIGHT_CHUNKS).div_ceil(plan.imgs).max(1) * plan.imgs;
     let starts: Vec<usize> = (0..g.n).step_by(chunk).collect();

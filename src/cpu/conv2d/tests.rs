@@ -102,6 +102,16 @@ fn conv2d_kernels_match_reference_on_tiled_shapes() {
 }
 
 #[test]
+fn conv2d_sgemm_path_matches_reference_on_tiled_shapes() {
+    disable_microkernel(true);
+    check_against_reference([2, 5, 37, 23], [7, 5, 3, 3], Conv2dParams::same(3), true);
+    check_against_reference([3, 40, 30, 29], [6, 40, 3, 3], Conv2dParams::valid(), true);
+    check_against_reference([20, 3, 5, 4], [4, 3, 3, 3], Conv2dParams::same(3), true);
+    check_against_reference([3, 6, 17, 13], [5, 6, 1, 1], Conv2dParams::valid(), true);
+    disable_microkernel(false);
+}
+
+#[test]
 fn conv2d_large_padding_replicates_edges() {
     // Padding wider than the image: every padded pixel repeats an edge pixel.
     check_against_reference(

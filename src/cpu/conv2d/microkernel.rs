@@ -1,0 +1,156 @@
+//! Version 3 of the conv GEMM core: an AVX-512 register-blocked kernel that reads its
+//! right operand in the panel layout im2col writes directly (no second packing pass, as
+//! a general GEMM must do). C (m×n) = A (m×k) · B (k×n) (+ bias per row), with
+//! A packed as ⌈m/MR⌉ panels of k×MR and B as ⌈n/NR⌉ panels of k×NR. Used when the
+//! CPU has AVX-512F; otherwise the caller falls back to `sgemm`.
+
+/// Rows of C per register tile.
+pub(super) const MR: usize = 8;
+/// Columns of C per register tile (two 16-lane vectors).
+pub(super) const NR: usize = 32;
+
+/// Whether this CPU runs the kernel.
+pub(super) fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Floats of a packed operand with `rows` (m or n) and depth `k`, panel width `w`.
+pub(super) fn packed_len(rows: usize, k: usize, w: usize) -> usize {
+    rows.div_ceil(w) * k * w
+}
+
+/// Packs A (m×k, row-major `a` with row stride k, or read transposed from a k×m
+/// row-major `a`) into MR-row panels, zero-padded.
+pub(super) fn pack_a(a: &[f32], m: usize, k: usize, trans: bool, out: &mut [f32]) {
+    assert!(
+        out.len() >= packed_len(m, k, MR) && a.len() >= m * k,
+        "pack_a sizes"
+    );
+    for (pi, panel) in out.chunks_mut(k * MR).take(m.div_ceil(MR)).enumerate() {
+        for p in 0..k {
+            for r in 0..MR {
+                let i = pi * MR + r;
+                panel[p * MR + r] = match (i < m, trans) {
+                    (false, _) => 0.0,
+                    (true, false) => a[i * k + p],
+                    (true, true) => a[p * m + i],
+                };
+            }
+        }
+    }
+}
+
+/// Writes `row` (row `kk` of a k×n matrix) into NR-column panels; the last panel's
+/// padding columns are zeroed.
+pub(super) fn pack_b_row(row: &[f32], kk: usize, k: usize, out: &mut [f32]) {
+    for (j, chunk) in row.chunks(NR).enumerate() {
+        let dst = &mut out[(j * k + kk) * NR..][..NR];
+        dst[..chunk.len()].copy_from_slice(chunk);
+        dst[chunk.len()..].fill(0.0);
+    }
+}
+
+/// C (m×n, row stride `ldc`) = A·B + bias (per row), from packed A and B.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn gemm_packed(
+    m: usize,
+    n: usize,
+    k: usize,
+    ap: &[f32],
+    bp: &[f32],
+    bias: Option<&[f32]>,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(ap.len() >= packed_len(m, k, MR), "gemm_packed: A panels");
+    assert!(bp.len() >= packed_len(n, k, NR), "gemm_packed: B panels");
+    assert!((m - 1) * ldc + n <= c.len() && n <= ldc, "gemm_packed: C");
+    assert!(bias.is_none_or(|b| b.len() >= m), "gemm_packed: bias");
+    assert!(available(), "gemm_packed without AVX-512F");
+    for j in 0..n.div_ceil(NR) {
+        let cols = (n - j * NR).min(NR);
+        let b = &bp[j * k * NR..][..k * NR];
+        for i in 0..m.div_ceil(MR) {
+            let rows = (m - i * MR).min(MR);
+            let mut init = [0.0f32; MR];
+            if let Some(bias) = bias {
+                init[..rows].copy_from_slice(&bias[i * MR..i * MR + rows]);
+            }
+            let a = &ap[i * k * MR..][..k * MR];
+            let c = &mut c[i * MR * ldc + j * NR..];
+            // SAFETY: AVX-512F is present (checked above); A and B panels hold k·MR and
+            // k·NR floats; C holds `rows` rows of `cols` floats at stride ldc (checked
+            // against m, n and ldc above).
+            #[cfg(target_arch = "x86_64")]
+            unsafe {
+                tile(
+                    k,
+                    a.as_ptr(),
+                    b.as_ptr(),
+                    &init,
+                    c.as_mut_ptr(),
+                    ldc,
+                    rows,
+                    cols,
+                )
+            };
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile(
+    k: usize,
+    a: *const f32,
+    b: *const f32,
+    init: &[f32; MR],
+    c: *mut f32,
+    ldc: usize,
+    rows: usize,
+    cols: usize,
+) {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+    for (r, v) in acc.iter_mut().zip(init) {
+        let s = _mm512_set1_ps(*v);
+        *r = [s, s];
+    }
+    for p in 0..k {
+        let b0 = _mm512_loadu_ps(b.add(p * NR));
+        let b1 = _mm512_loadu_ps(b.add(p * NR + 16));
+        let ap = a.add(p * MR);
+        for (i, r) in acc.iter_mut().enumerate() {
+            let ai = _mm512_set1_ps(*ap.add(i));
+            r[0] = _mm512_fmadd_ps(ai, b0, r[0]);
+            r[1] = _mm512_fmadd_ps(ai, b1, r[1]);
+        }
+    }
+    let m0: __mmask16 = if cols >= 16 {
+        0xFFFF
+    } else {
+        (1u16 << cols) - 1
+    };
+    let m1: __mmask16 = if cols >= 32 {
+        0xFFFF
+    } else if cols > 16 {
+        (1u16 << (cols - 16)) - 1
+    } else {
+        0
+    };
+    for (i, r) in acc.iter().enumerate().take(rows) {
+        _mm512_mask_storeu_ps(c.wrapping_add(i * ldc), m0, r[0]);
+        _mm512_mask_storeu_ps(c.wrapping_add(i * ldc + 16), m1, r[1]);
+    }
+}
