@@ -241,6 +241,7 @@ fn table(title: &str, layers: &[Layer]) -> f64 {
         } else {
             (0.0, 0.0)
         };
+        let (tw, sw) = pair(&mut || conv2d_backward_weight(g, &b.x, &b.y, &mut b.dw));
         if compare {
             let gs = |t: f64| {
                 if t > 0.0 {
@@ -249,9 +250,14 @@ fn table(title: &str, layers: &[Layer]) -> f64 {
                     "-".into()
                 }
             };
-            println!("{:<26}   sgemm path: fwd {} bwd-in {}", "", gs(sf), gs(si));
+            println!(
+                "{:<26}   sgemm path: fwd {} bwd-in {} bwd-w {}",
+                "",
+                gs(sf),
+                gs(si),
+                gs(sw)
+            );
         }
-        let tw = best(reps, || conv2d_backward_weight(g, &b.x, &b.y, &mut b.dw));
         let gf = |t: f64| {
             if t > 0.0 {
                 format!("{:.1}", g.flops() / t / 1e9)

@@ -57,7 +57,18 @@ pub(super) fn pack_b_row(row: &[f32], kk: usize, k: usize, out: &mut [f32]) {
     }
 }
 
-/// C (m×n, row stride `ldc`) = A·B + bias (per row), from packed A and B.
+/// What C starts from.
+#[derive(Clone, Copy)]
+pub(super) enum Init<'a> {
+    /// C = A·B.
+    Zero,
+    /// C = A·B + bias[row].
+    Bias(&'a [f32]),
+    /// C += A·B.
+    Accumulate,
+}
+
+/// C (m×n, row stride `ldc`) = A·B from packed A and B, starting from `init`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn gemm_packed(
     m: usize,
@@ -65,7 +76,7 @@ pub(super) fn gemm_packed(
     k: usize,
     ap: &[f32],
     bp: &[f32],
-    bias: Option<&[f32]>,
+    init: Init,
     c: &mut [f32],
     ldc: usize,
 ) {
@@ -75,17 +86,20 @@ pub(super) fn gemm_packed(
     assert!(ap.len() >= packed_len(m, k, MR), "gemm_packed: A panels");
     assert!(bp.len() >= packed_len(n, k, NR), "gemm_packed: B panels");
     assert!((m - 1) * ldc + n <= c.len() && n <= ldc, "gemm_packed: C");
-    assert!(bias.is_none_or(|b| b.len() >= m), "gemm_packed: bias");
+    if let Init::Bias(b) = init {
+        assert!(b.len() >= m, "gemm_packed: bias");
+    }
     assert!(available(), "gemm_packed without AVX-512F");
     for j in 0..n.div_ceil(NR) {
         let cols = (n - j * NR).min(NR);
         let b = &bp[j * k * NR..][..k * NR];
         for i in 0..m.div_ceil(MR) {
             let rows = (m - i * MR).min(MR);
-            let mut init = [0.0f32; MR];
-            if let Some(bias) = bias {
-                init[..rows].copy_from_slice(&bias[i * MR..i * MR + rows]);
+            let mut start = [0.0f32; MR];
+            if let Init::Bias(bias) = init {
+                start[..rows].copy_from_slice(&bias[i * MR..i * MR + rows]);
             }
+            let acc = matches!(init, Init::Accumulate);
             let a = &ap[i * k * MR..][..k * MR];
             let c = &mut c[i * MR * ldc + j * NR..];
             // SAFETY: AVX-512F is present (checked above); A and B panels hold k·MR and
@@ -97,7 +111,8 @@ pub(super) fn gemm_packed(
                     k,
                     a.as_ptr(),
                     b.as_ptr(),
-                    &init,
+                    &start,
+                    acc,
                     c.as_mut_ptr(),
                     ldc,
                     rows,
@@ -116,16 +131,36 @@ unsafe fn tile(
     a: *const f32,
     b: *const f32,
     init: &[f32; MR],
+    accumulate: bool,
     c: *mut f32,
     ldc: usize,
     rows: usize,
     cols: usize,
 ) {
     use std::arch::x86_64::*;
+    let m0: __mmask16 = if cols >= 16 {
+        0xFFFF
+    } else {
+        (1u16 << cols) - 1
+    };
+    let m1: __mmask16 = if cols >= 32 {
+        0xFFFF
+    } else if cols > 16 {
+        (1u16 << (cols - 16)) - 1
+    } else {
+        0
+    };
     let mut acc = [[_mm512_setzero_ps(); 2]; MR];
-    for (r, v) in acc.iter_mut().zip(init) {
-        let s = _mm512_set1_ps(*v);
-        *r = [s, s];
+    for (i, (r, v)) in acc.iter_mut().zip(init).enumerate() {
+        *r = if accumulate && i < rows {
+            [
+                _mm512_maskz_loadu_ps(m0, c.wrapping_add(i * ldc)),
+                _mm512_maskz_loadu_ps(m1, c.wrapping_add(i * ldc + 16)),
+            ]
+        } else {
+            let s = _mm512_set1_ps(*v);
+            [s, s]
+        };
     }
     for p in 0..k {
         let b0 = _mm512_loadu_ps(b.add(p * NR));
@@ -152,5 +187,104 @@ unsafe fn tile(
     for (i, r) in acc.iter().enumerate().take(rows) {
         _mm512_mask_storeu_ps(c.wrapping_add(i * ldc), m0, r[0]);
         _mm512_mask_storeu_ps(c.wrapping_add(i * ldc + 16), m1, r[1]);
+    }
+}
+
+/// Output channels per dot-product block.
+const DO: usize = 4;
+/// im2col rows per dot-product block.
+const DK: usize = 6;
+
+/// acc (m×n, row stride n) += A · Bᵀ where A is m rows and B is n rows of `len` floats,
+/// at row strides `lda` and `ldb`: every entry is a dot product over pixels, so both
+/// operands are read in the layout they already have (no packing).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn gemm_nt_acc(
+    m: usize,
+    n: usize,
+    len: usize,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    acc: &mut [f32],
+) {
+    if m == 0 || n == 0 || len == 0 {
+        return;
+    }
+    assert!((m - 1) * lda + len <= a.len(), "gemm_nt_acc: A");
+    assert!((n - 1) * ldb + len <= b.len(), "gemm_nt_acc: B");
+    assert!(acc.len() >= m * n, "gemm_nt_acc: acc");
+    assert!(available(), "gemm_nt_acc without AVX-512F");
+    // Rows past the end of a block read this zero row; their sums are dropped.
+    let zero = vec![0.0f32; len];
+    for j0 in (0..n).step_by(DK) {
+        let bp: [*const f32; DK] = std::array::from_fn(|j| {
+            if j0 + j < n {
+                b[(j0 + j) * ldb..].as_ptr()
+            } else {
+                zero.as_ptr()
+            }
+        });
+        for i0 in (0..m).step_by(DO) {
+            let ap: [*const f32; DO] = std::array::from_fn(|i| {
+                if i0 + i < m {
+                    a[(i0 + i) * lda..].as_ptr()
+                } else {
+                    zero.as_ptr()
+                }
+            });
+            let mut out = [[0.0f32; DK]; DO];
+            // SAFETY: AVX-512F is present; every pointer starts `len` readable floats
+            // (checked above, or the zero row).
+            #[cfg(target_arch = "x86_64")]
+            unsafe {
+                dot_block(len, &ap, &bp, &mut out)
+            };
+            for (i, row) in out.iter().enumerate().take(m - i0) {
+                for (j, v) in row.iter().enumerate().take(n - j0) {
+                    acc[(i0 + i) * n + j0 + j] += v;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn dot_block(
+    len: usize,
+    a: &[*const f32; DO],
+    b: &[*const f32; DK],
+    out: &mut [[f32; DK]; DO],
+) {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm512_setzero_ps(); DK]; DO];
+    let full = len / 16 * 16;
+    let mut p = 0;
+    while p < full {
+        let bv: [__m512; DK] = std::array::from_fn(|j| _mm512_loadu_ps(b[j].add(p)));
+        for (r, &ai) in acc.iter_mut().zip(a) {
+            let av = _mm512_loadu_ps(ai.add(p));
+            for (c, bj) in r.iter_mut().zip(&bv) {
+                *c = _mm512_fmadd_ps(av, *bj, *c);
+            }
+        }
+        p += 16;
+    }
+    if p < len {
+        let mask: __mmask16 = (1u16 << (len - p)) - 1;
+        let bv: [__m512; DK] = std::array::from_fn(|j| _mm512_maskz_loadu_ps(mask, b[j].add(p)));
+        for (r, &ai) in acc.iter_mut().zip(a) {
+            let av = _mm512_maskz_loadu_ps(mask, ai.add(p));
+            for (c, bj) in r.iter_mut().zip(&bv) {
+                *c = _mm512_fmadd_ps(av, *bj, *c);
+            }
+        }
+    }
+    for (o, r) in out.iter_mut().zip(&acc) {
+        for (v, c) in o.iter_mut().zip(r) {
+            *v = _mm512_reduce_add_ps(*c);
+        }
     }
 }

@@ -20,7 +20,7 @@ mod tests;
 use crate::cpu::gemm::{sgemm, Operand, Par};
 use anyhow::{bail, Result};
 use im2col::{col2im_tile, im2col_tile, im2col_tile_packed};
-use microkernel::{gemm_packed, pack_a, pack_b_row, packed_len, MR, NR};
+use microkernel::{gemm_nt_acc, gemm_packed, pack_a, pack_b_row, packed_len, Init, MR, NR};
 use rayon::prelude::*;
 use std::cell::{Cell, RefCell};
 
@@ -347,7 +347,16 @@ fn forward_packed(g: &ConvGeom, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut
             let (row, rest) = buf.split_at_mut(pt);
             let (bp, out) = rest.split_at_mut(bl);
             im2col_tile_packed(g, x, t, row, bp);
-            gemm_packed(g.o, pt, k, &ap, bp, b, out, pt);
+            gemm_packed(
+                g.o,
+                pt,
+                k,
+                &ap,
+                bp,
+                b.map_or(Init::Zero, Init::Bias),
+                out,
+                pt,
+            );
             // SAFETY: tiles partition the output pixels; yp covers all of y.
             unsafe { scatter_tile(g, t, out, yp) };
         });
@@ -375,7 +384,7 @@ fn backward_input_packed(g: &ConvGeom, w: &[f32], dy: &[f32], dx: &mut [f32]) {
                         dy_row(g, &t, dy, o, row);
                         pack_b_row(row, o, g.o, bp);
                     }
-                    gemm_packed(k, pt, g.o, &ap, bp, None, dcols, pt);
+                    gemm_packed(k, pt, g.o, &ap, bp, Init::Zero, dcols, pt);
                     col2im_tile(g, dcols, &t, n0, dxg);
                 });
             }
@@ -479,13 +488,27 @@ pub fn conv2d_backward_input(g: &ConvGeom, w: &[f32], dy: &[f32], dx: &mut [f32]
         });
 }
 
+/// Images per backward-weight chunk: fixed by the shapes alone.
+fn weight_chunk(g: &ConvGeom, plan: &Plan) -> usize {
+    g.n.div_ceil(WEIGHT_CHUNKS).div_ceil(plan.imgs).max(1) * plan.imgs
+}
+
+/// Sums per-chunk partials in chunk order into `dw`.
+fn reduce_partials(partials: &[Vec<f32>], dw: &mut [f32]) {
+    dw.fill(0.0);
+    for p in partials {
+        dw.iter_mut().zip(p).for_each(|(d, s)| *d += *s);
+    }
+}
+
 /// dw = ∂(Σ dy ⊙ conv(x, w))/∂w, overwriting `dw` (O×C×kH×kW). Bit-identical for any
 /// thread count.
 pub fn conv2d_backward_weight(g: &ConvGeom, x: &[f32], dy: &[f32], dw: &mut [f32]) {
     check_lens(g, x.len(), dw.len(), dy.len());
+    let fast = use_microkernel();
     let plan = Plan::new(g, false);
     let (k, wo, hw) = (g.k(), g.wo(), g.h * g.w);
-    let chunk = g.n.div_ceil(WEIGHT_CHUNKS).div_ceil(plan.imgs).max(1) * plan.imgs;
+    let chunk = weight_chunk(g, &plan);
     let starts: Vec<usize> = (0..g.n).step_by(chunk).collect();
     let partials: Vec<Vec<f32>> = starts
         .par_iter()
@@ -493,6 +516,9 @@ pub fn conv2d_backward_weight(g: &ConvGeom, x: &[f32], dy: &[f32], dw: &mut [f32
             let mut acc = vec![0.0f32; g.o * k];
             for t in plan.tiles(g, n0, (n0 + chunk).min(g.n)) {
                 let pt = t.pixels(wo);
+                // Short dot products spend their time in the final horizontal sums, and
+                // sgemm wins once K is large.
+                let fast = fast && pt >= 512 && k < 128;
                 if g.is_pointwise() {
                     let dyop = Operand {
                         data: &dy[t.n0 * g.o * hw + t.r0 * g.w..],
@@ -504,7 +530,11 @@ pub fn conv2d_backward_weight(g: &ConvGeom, x: &[f32], dy: &[f32], dw: &mut [f32
                         trans: true,
                         ld: hw,
                     };
-                    sgemm(g.o, k, pt, dyop, xop, &mut acc, k, true, Par::Seq);
+                    if fast {
+                        gemm_nt_acc(g.o, k, pt, dyop.data, hw, xop.data, hw, &mut acc);
+                    } else {
+                        sgemm(g.o, k, pt, dyop, xop, &mut acc, k, true, Par::Seq);
+                    }
                     continue;
                 }
                 let gather = if t.n1 - t.n0 > 1 { g.o * pt } else { 0 };
@@ -512,26 +542,18 @@ pub fn conv2d_backward_weight(g: &ConvGeom, x: &[f32], dy: &[f32], dw: &mut [f32
                     let (cols, dyb) = buf.split_at_mut(k * pt);
                     im2col_tile(g, x, &t, cols);
                     let dyop = dy_operand(g, &t, dy, dyb);
-                    sgemm(
-                        g.o,
-                        k,
-                        pt,
-                        dyop,
-                        Operand::t(cols, pt),
-                        &mut acc,
-                        k,
-                        true,
-                        Par::Seq,
-                    );
+                    if fast {
+                        gemm_nt_acc(g.o, k, pt, dyop.data, dyop.ld, cols, pt, &mut acc);
+                    } else {
+                        let colsop = Operand::t(cols, pt);
+                        sgemm(g.o, k, pt, dyop, colsop, &mut acc, k, true, Par::Seq);
+                    }
                 });
             }
             acc
         })
         .collect();
-    dw.fill(0.0);
-    for p in &partials {
-        dw.iter_mut().zip(p).for_each(|(d, s)| *d += *s);
-    }
+    reduce_partials(&partials, dw);
 }
 
 /// db[o] = Σ over images and pixels of dy[n, o], overwriting `db`. Bit-identical for

@@ -99,6 +99,10 @@ fn conv2d_kernels_match_reference_on_tiled_shapes() {
     check_against_reference([20, 3, 5, 4], [4, 3, 3, 3], Conv2dParams::same(3), true);
     check_against_reference([3, 6, 17, 13], [5, 6, 1, 1], Conv2dParams::valid(), true);
     check_against_reference([2, 3, 9, 11], [4, 3, 5, 5], Conv2dParams::same(5), false);
+    // Channel counts that fill whole micro-kernel panels.
+    check_against_reference([2, 32, 40, 30], [8, 32, 3, 3], zeros(1, 1), true);
+    check_against_reference([20, 32, 6, 5], [16, 32, 3, 3], Conv2dParams::same(3), false);
+    check_against_reference([3, 32, 9, 7], [12, 32, 1, 1], Conv2dParams::valid(), true);
 }
 
 #[test]
@@ -128,10 +132,10 @@ fn conv2d_large_padding_replicates_edges() {
 
 #[test]
 fn conv2d_results_are_identical_for_one_and_two_threads() {
-    let g = ConvGeom::new([13, 4, 21, 19], [6, 4, 3, 3], Conv2dParams::same(3)).unwrap();
-    let x = seed_values(13 * 4 * 21 * 19, 1);
-    let w = seed_values(6 * 4 * 9, 2);
-    let dy = seed_values(13 * 6 * 21 * 19, 3);
+    let g = ConvGeom::new([13, 16, 21, 19], [8, 16, 3, 3], Conv2dParams::same(3)).unwrap();
+    let x = seed_values(13 * 16 * 21 * 19, 1);
+    let w = seed_values(8 * 16 * 9, 2);
+    let dy = seed_values(13 * 8 * 21 * 19, 3);
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -141,8 +145,8 @@ fn conv2d_results_are_identical_for_one_and_two_threads() {
             let mut y = vec![0.0; dy.len()];
             let mut dx = vec![0.0; x.len()];
             let mut dw = vec![0.0; w.len()];
-            let mut db = vec![0.0; 6];
-            conv2d_forward(&g, &x, &w, Some(&w[..6]), &mut y);
+            let mut db = vec![0.0; 8];
+            conv2d_forward(&g, &x, &w, Some(&w[..8]), &mut y);
             conv2d_backward_input(&g, &w, &dy, &mut dx);
             conv2d_backward_weight(&g, &x, &dy, &mut dw);
             conv2d_backward_bias(&g, &dy, &mut db);
