@@ -79,7 +79,15 @@ fn add_row(dst: &mut [f32], src: &[f32], s: usize, off: isize, mode: PadMode) {
 
 /// Writes row `(c, ky, kx)` of the im2col matrix of tile `t` (its `pt` pixels) into `dst`.
 #[allow(clippy::too_many_arguments)]
-fn im2col_row(g: &ConvGeom, x: &[f32], t: &Tile, c: usize, ky: usize, kx: usize, dst: &mut [f32]) {
+pub(super) fn im2col_row(
+    g: &ConvGeom,
+    x: &[f32],
+    t: &Tile,
+    c: usize,
+    ky: usize,
+    kx: usize,
+    dst: &mut [f32],
+) {
     let wo = g.wo();
     let seg = (t.r1 - t.r0) * wo;
     let hw = g.h * g.w;

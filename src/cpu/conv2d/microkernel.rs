@@ -57,6 +57,30 @@ pub(super) fn pack_b_row(row: &[f32], kk: usize, k: usize, out: &mut [f32]) {
     }
 }
 
+/// Packs `nrows` rows of `len` floats (row stride `ld`) as one panel of width `width`:
+/// out[p·width + r] = row r at p, rows past `nrows` zero. This is the transpose that lets
+/// a pixel-depth product (backward-weight) run on the same kernel.
+pub(super) fn interleave(
+    src: &[f32],
+    ld: usize,
+    nrows: usize,
+    width: usize,
+    len: usize,
+    out: &mut [f32],
+) {
+    let out = &mut out[..len * width];
+    for r in 0..width {
+        if r < nrows {
+            let row = &src[r * ld..][..len];
+            for (d, &v) in out[r..].iter_mut().step_by(width).zip(row) {
+                *d = v;
+            }
+        } else {
+            out[r..].iter_mut().step_by(width).for_each(|d| *d = 0.0);
+        }
+    }
+}
+
 /// What C starts from.
 #[derive(Clone, Copy)]
 pub(super) enum Init<'a> {

@@ -20,7 +20,9 @@ mod tests;
 use crate::cpu::gemm::{sgemm, Operand, Par};
 use anyhow::{bail, Result};
 use im2col::{col2im_tile, im2col_tile, im2col_tile_packed};
-use microkernel::{gemm_nt_acc, gemm_packed, pack_a, pack_b_row, packed_len, Init, MR, NR};
+use microkernel::{
+    gemm_nt_acc, gemm_packed, interleave, pack_a, pack_b_row, packed_len, Init, MR, NR,
+};
 use rayon::prelude::*;
 use std::cell::{Cell, RefCell};
 
@@ -501,10 +503,71 @@ fn reduce_partials(partials: &[Vec<f32>], dw: &mut [f32]) {
     }
 }
 
+/// Backward-weight through the micro-kernel as dWᵀ (K×O) += cols (K×P) · dYᵀ (P×O):
+/// im2col rows are interleaved eight at a time into MR panels and dY rows 32 at a time
+/// into NR panels, so depth runs over pixels.
+fn backward_weight_packed(g: &ConvGeom, x: &[f32], dy: &[f32], dw: &mut [f32]) {
+    let plan = Plan::new(g, true);
+    let (k, wo, hwo) = (g.k(), g.wo(), g.ho() * g.wo());
+    let chunk = weight_chunk(g, &plan);
+    let starts: Vec<usize> = (0..g.n).step_by(chunk).collect();
+    let partials: Vec<Vec<f32>> = starts
+        .par_iter()
+        .map(|&n0| {
+            let mut acc = vec![0.0f32; k * g.o];
+            for t in plan.tiles(g, n0, (n0 + chunk).min(g.n)) {
+                let pt = t.pixels(wo);
+                let (al, bl) = (packed_len(k, pt, MR), packed_len(g.o, pt, NR));
+                let gather = if t.n1 - t.n0 > 1 { g.o * pt } else { 0 };
+                with_scratch(MR * pt + al + bl + gather, |buf| {
+                    let (rows, rest) = buf.split_at_mut(MR * pt);
+                    let (ap, rest) = rest.split_at_mut(al);
+                    let (bp, dyb) = rest.split_at_mut(bl);
+                    for (i, panel) in ap.chunks_mut(pt * MR).enumerate() {
+                        let kk0 = i * MR;
+                        let nrows = (k - kk0).min(MR);
+                        for r in 0..nrows {
+                            let kk = kk0 + r;
+                            let (c, ky, kx) = (kk / (g.kh * g.kw), kk / g.kw % g.kh, kk % g.kw);
+                            im2col::im2col_row(g, x, &t, c, ky, kx, &mut rows[r * pt..][..pt]);
+                        }
+                        interleave(rows, pt, nrows, MR, pt, panel);
+                    }
+                    let (src, ld) = if gather > 0 {
+                        gather_tile(g, &t, dy, dyb);
+                        (&dyb[..], pt)
+                    } else {
+                        (&dy[t.n0 * g.o * hwo + t.r0 * wo..], hwo)
+                    };
+                    for (j, panel) in bp.chunks_mut(pt * NR).enumerate() {
+                        let nrows = (g.o - j * NR).min(NR);
+                        interleave(&src[j * NR * ld..], ld, nrows, NR, pt, panel);
+                    }
+                    gemm_packed(k, g.o, pt, ap, bp, Init::Accumulate, &mut acc, g.o);
+                });
+            }
+            acc
+        })
+        .collect();
+    dw.fill(0.0);
+    for p in &partials {
+        for (o, row) in dw.chunks_mut(k).enumerate() {
+            for (kk, d) in row.iter_mut().enumerate() {
+                *d += p[kk * g.o + o];
+            }
+        }
+    }
+}
+
 /// dw = ∂(Σ dy ⊙ conv(x, w))/∂w, overwriting `dw` (O×C×kH×kW). Bit-identical for any
 /// thread count.
 pub fn conv2d_backward_weight(g: &ConvGeom, x: &[f32], dy: &[f32], dw: &mut [f32]) {
     check_lens(g, x.len(), dw.len(), dy.len());
+    // The interleave costs about one cycle per im2col element, repaid only when every
+    // element feeds many output channels; 1×1 convolutions do better on sgemm.
+    if use_microkernel() && g.o >= 96 && !g.is_pointwise() && g.n > 0 {
+        return backward_weight_packed(g, x, dy, dw);
+    }
     let fast = use_microkernel();
     let plan = Plan::new(g, false);
     let (k, wo, hw) = (g.k(), g.wo(), g.h * g.w);

@@ -103,6 +103,14 @@ fn conv2d_kernels_match_reference_on_tiled_shapes() {
     check_against_reference([2, 32, 40, 30], [8, 32, 3, 3], zeros(1, 1), true);
     check_against_reference([20, 32, 6, 5], [16, 32, 3, 3], Conv2dParams::same(3), false);
     check_against_reference([3, 32, 9, 7], [12, 32, 1, 1], Conv2dParams::valid(), true);
+    // Many output channels: backward-weight runs on the packed micro-kernel.
+    check_against_reference(
+        [2, 12, 19, 23],
+        [100, 12, 3, 3],
+        Conv2dParams::same(3),
+        true,
+    );
+    check_against_reference([20, 6, 5, 6], [97, 6, 3, 3], zeros(2, 1), false);
 }
 
 #[test]
