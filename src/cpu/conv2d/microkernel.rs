@@ -69,15 +69,74 @@ pub(super) fn interleave(
     out: &mut [f32],
 ) {
     let out = &mut out[..len * width];
-    for r in 0..width {
+    let mut done = 0;
+    if width == 8 && nrows == 8 && available() {
+        assert!(7 * ld + len <= src.len(), "interleave: source rows");
+        done = len / 16 * 16;
+        // SAFETY: AVX-512F is present; rows 0..8 hold `len` floats at stride `ld`
+        // (checked) and `out` holds len·8 floats.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            interleave8(src.as_ptr(), ld, done, out.as_mut_ptr())
+        };
+    }
+    for r in (0..width).filter(|_| done < len) {
+        let d = out[done * width + r..].iter_mut().step_by(width);
         if r < nrows {
-            let row = &src[r * ld..][..len];
-            for (d, &v) in out[r..].iter_mut().step_by(width).zip(row) {
-                *d = v;
-            }
+            d.zip(&src[r * ld + done..r * ld + len])
+                .for_each(|(d, &v)| *d = v);
         } else {
-            out[r..].iter_mut().step_by(width).for_each(|d| *d = 0.0);
+            d.for_each(|d| *d = 0.0);
         }
+    }
+}
+
+/// Transposes 8 rows × `len` (a multiple of 16) pixels into pixel-major order, 16
+/// pixels at a time: unpack and shuffle build, per 128-bit lane, rows 0–3 and 4–7 of
+/// each pixel, which are stored as two 4-float halves of that pixel's 8 floats.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn interleave8(src: *const f32, ld: usize, len: usize, out: *mut f32) {
+    use std::arch::x86_64::*;
+    let mut p = 0;
+    while p < len {
+        let r: [__m512; 8] = std::array::from_fn(|i| _mm512_loadu_ps(src.add(i * ld + p)));
+        let a: [__m512; 4] = std::array::from_fn(|k| _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]));
+        let b: [__m512; 4] = std::array::from_fn(|k| _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]));
+        // Per lane l: x[q] = rows 0–3 at pixel 4l+q, y[q] = rows 4–7 at pixel 4l+q.
+        let x = [
+            _mm512_shuffle_ps::<0x44>(a[0], a[1]),
+            _mm512_shuffle_ps::<0xEE>(a[0], a[1]),
+            _mm512_shuffle_ps::<0x44>(b[0], b[1]),
+            _mm512_shuffle_ps::<0xEE>(b[0], b[1]),
+        ];
+        let y = [
+            _mm512_shuffle_ps::<0x44>(a[2], a[3]),
+            _mm512_shuffle_ps::<0xEE>(a[2], a[3]),
+            _mm512_shuffle_ps::<0x44>(b[2], b[3]),
+            _mm512_shuffle_ps::<0xEE>(b[2], b[3]),
+        ];
+        let o = out.add(p * 8);
+        for q in 0..4 {
+            let lanes_x = [
+                _mm512_extractf32x4_ps::<0>(x[q]),
+                _mm512_extractf32x4_ps::<1>(x[q]),
+                _mm512_extractf32x4_ps::<2>(x[q]),
+                _mm512_extractf32x4_ps::<3>(x[q]),
+            ];
+            let lanes_y = [
+                _mm512_extractf32x4_ps::<0>(y[q]),
+                _mm512_extractf32x4_ps::<1>(y[q]),
+                _mm512_extractf32x4_ps::<2>(y[q]),
+                _mm512_extractf32x4_ps::<3>(y[q]),
+            ];
+            for l in 0..4 {
+                let px = 4 * l + q;
+                _mm_storeu_ps(o.add(px * 8), lanes_x[l]);
+                _mm_storeu_ps(o.add(px * 8 + 4), lanes_y[l]);
+            }
+        }
+        p += 16;
     }
 }
 
@@ -309,6 +368,27 @@ unsafe fn dot_block(
     for (o, r) in out.iter_mut().zip(&acc) {
         for (v, c) in o.iter_mut().zip(r) {
             *v = _mm512_reduce_add_ps(*c);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interleave_transposes_rows_into_pixel_major_panels() {
+        for (nrows, width, len) in [(8, 8, 48), (8, 8, 53), (5, 8, 20), (8, 8, 7), (30, 32, 17)] {
+            let ld = len + 3;
+            let src: Vec<f32> = (0..nrows * ld).map(|i| i as f32).collect();
+            let mut out = vec![f32::NAN; len * width];
+            interleave(&src, ld, nrows, width, len, &mut out);
+            for p in 0..len {
+                for r in 0..width {
+                    let want = if r < nrows { src[r * ld + p] } else { 0.0 };
+                    assert_eq!(out[p * width + r], want, "{nrows}×{len} at p {p} r {r}");
+                }
+            }
         }
     }
 }

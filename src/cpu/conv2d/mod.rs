@@ -563,9 +563,9 @@ fn backward_weight_packed(g: &ConvGeom, x: &[f32], dy: &[f32], dw: &mut [f32]) {
 /// thread count.
 pub fn conv2d_backward_weight(g: &ConvGeom, x: &[f32], dy: &[f32], dw: &mut [f32]) {
     check_lens(g, x.len(), dw.len(), dy.len());
-    // The interleave costs about one cycle per im2col element, repaid only when every
-    // element feeds many output channels; 1×1 convolutions do better on sgemm.
-    if use_microkernel() && g.o >= 96 && !g.is_pointwise() && g.n > 0 {
+    // Measured: wins once O fills a whole NR panel; 1×1 convolutions (nothing to
+    // im2col, so the interleave is pure overhead) do better on sgemm.
+    if use_microkernel() && g.o >= NR && !g.is_pointwise() && g.n > 0 {
         return backward_weight_packed(g, x, dy, dw);
     }
     let fast = use_microkernel();
