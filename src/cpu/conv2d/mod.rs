@@ -40,6 +40,13 @@ fn use_microkernel() -> bool {
     !MICROKERNEL_OFF.with(|c| c.get()) && microkernel::available()
 }
 
+/// Whether forward and backward-input take the micro-kernel. A 1×1 convolution with few
+/// output channels is bound by reading its input, which sgemm reads in place while the
+/// micro-kernel first copies it into panels (measured: sgemm faster below ~48).
+fn packed_gemm_pays(g: &ConvGeom) -> bool {
+    use_microkernel() && !(g.is_pointwise() && g.o < 48)
+}
+
 /// How the border is extended when padding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PadMode {
@@ -396,7 +403,7 @@ fn backward_input_packed(g: &ConvGeom, w: &[f32], dy: &[f32], dx: &mut [f32]) {
 /// y = conv(x, w) + b, overwriting `y` (N×O×Ho×Wo).
 pub fn conv2d_forward(g: &ConvGeom, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) {
     check_lens(g, x.len(), w.len(), y.len());
-    if use_microkernel() && g.k() > 0 {
+    if packed_gemm_pays(g) && g.k() > 0 {
         return forward_packed(g, x, w, b, y);
     }
     let plan = Plan::new(g, false);
@@ -442,7 +449,7 @@ pub fn conv2d_forward(g: &ConvGeom, x: &[f32], w: &[f32], b: Option<&[f32]>, y: 
 /// dx = ∂(Σ dy ⊙ conv(x, w))/∂x, overwriting `dx` (N×C×H×W).
 pub fn conv2d_backward_input(g: &ConvGeom, w: &[f32], dy: &[f32], dx: &mut [f32]) {
     check_lens(g, dx.len(), w.len(), dy.len());
-    if use_microkernel() && g.c * g.h * g.w > 0 {
+    if packed_gemm_pays(g) && g.c * g.h * g.w > 0 {
         return backward_input_packed(g, w, dy, dx);
     }
     let plan = Plan::new(g, false);
