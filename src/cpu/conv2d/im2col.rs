@@ -163,3 +163,26 @@ pub(super) fn col2im_tile(g: &ConvGeom, dcols: &[f32], t: &Tile, base: usize, dx
         }
     }
 }
+
+/// Writes image `x_img` (C×H×W) with its padding into `out` (C×(H+2p)×(W+2p)).
+pub(super) fn pad_image(g: &ConvGeom, x_img: &[f32], out: &mut [f32]) {
+    let (p, hw) = (g.p.padding, g.h * g.w);
+    let (hp, wp) = (g.h + 2 * p, g.w + 2 * p);
+    for c in 0..g.c {
+        let plane = &x_img[c * hw..][..hw];
+        for r in 0..hp {
+            let dst = &mut out[(c * hp + r) * wp..][..wp];
+            // Padded row r is output row r of a 1-row kernel at stride 1.
+            match source_row(g, r, 0) {
+                Some(iy) => fill_row(
+                    dst,
+                    &plane[iy * g.w..][..g.w],
+                    1,
+                    -(p as isize),
+                    g.p.pad_mode,
+                ),
+                None => dst.fill(0.0),
+            }
+        }
+    }
+}

@@ -6,23 +6,30 @@
 //!    several whole small images) whose im2col fits in L2; each tile is one GEMM with
 //!    `Par::Seq` inside a rayon loop over tiles. No whole-batch buffer is ever built.
 //! 2. 1×1 stride-1 unpadded convolutions skip im2col: the image itself is the GEMM operand.
+//! 3. `microkernel.rs`: an AVX-512 8×32 register tile whose right operand im2col writes
+//!    directly in panel layout (forward, backward-input; backward-weight as dWᵀ with
+//!    im2col rows interleaved 8 at a time, for O ≥ 32). ~1.3–1.8× version 1.
+//! 4. backward-weight for small K: AVX-512 dot products over pixel rows, no packing.
+//! 5. `direct.rs`: direct forward for stride 1 and I·kH·kW ≤ 512 — no im2col at all;
+//!    2–3× version 3 on the first layers.
+//! Versions 3–5 run when the CPU has AVX-512F; 1–2 are the portable fallback.
 //!
 //! Backward-weight sums per-chunk partials over fixed batch chunks in a fixed order, so
 //! its result does not depend on the thread count. The naive f64 reference lives in
 //! `reference.rs`, used only by tests.
 
+mod direct;
 mod im2col;
 mod microkernel;
+mod packed;
+mod portable;
 pub mod reference;
 #[cfg(test)]
 mod tests;
 
-use crate::cpu::gemm::{sgemm, Operand, Par};
+use crate::cpu::gemm::Operand;
 use anyhow::{bail, Result};
-use im2col::{col2im_tile, im2col_tile, im2col_tile_packed};
-use microkernel::{
-    gemm_nt_acc, gemm_packed, interleave, pack_a, pack_b_row, packed_len, Init, MR, NR,
-};
+use microkernel::NR;
 use rayon::prelude::*;
 use std::cell::{Cell, RefCell};
 
@@ -333,168 +340,25 @@ fn check_lens(g: &ConvGeom, x: usize, w: usize, y: usize) {
     );
 }
 
-/// Copies row `o` of a tile's output gradient (its `pt` pixels) into `dst`.
-fn dy_row(g: &ConvGeom, t: &Tile, dy: &[f32], o: usize, dst: &mut [f32]) {
-    let (hwo, seg) = (g.ho() * g.wo(), (t.r1 - t.r0) * g.wo());
-    for n in t.n0..t.n1 {
-        let src = &dy[(n * g.o + o) * hwo + t.r0 * g.wo()..][..seg];
-        dst[(n - t.n0) * seg..][..seg].copy_from_slice(src);
-    }
-}
-
-/// Forward through the micro-kernel: im2col straight into B panels.
-fn forward_packed(g: &ConvGeom, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) {
-    let plan = Plan::new(g, true);
-    let (k, wo) = (g.k(), g.wo());
-    let mut ap = vec![0.0; packed_len(g.o, k, MR)];
-    pack_a(w, g.o, k, false, &mut ap);
-    let yp = SendPtr(y.as_mut_ptr());
-    plan.tiles(g, 0, g.n).par_iter().for_each(|t| {
-        let pt = t.pixels(wo);
-        let bl = packed_len(pt, k, NR);
-        with_scratch(pt + bl + g.o * pt, |buf| {
-            let (row, rest) = buf.split_at_mut(pt);
-            let (bp, out) = rest.split_at_mut(bl);
-            im2col_tile_packed(g, x, t, row, bp);
-            gemm_packed(
-                g.o,
-                pt,
-                k,
-                &ap,
-                bp,
-                b.map_or(Init::Zero, Init::Bias),
-                out,
-                pt,
-            );
-            // SAFETY: tiles partition the output pixels; yp covers all of y.
-            unsafe { scatter_tile(g, t, out, yp) };
-        });
-    });
-}
-
-/// Backward-input through the micro-kernel: dcols = Wᵀ·dY with dY gathered into panels.
-fn backward_input_packed(g: &ConvGeom, w: &[f32], dy: &[f32], dx: &mut [f32]) {
-    let plan = Plan::new(g, true);
-    let (k, wo, chw) = (g.k(), g.wo(), g.c * g.h * g.w);
-    let mut ap = vec![0.0; packed_len(k, g.o, MR)];
-    pack_a(w, k, g.o, true, &mut ap);
-    dx.par_chunks_mut(plan.imgs * chw)
-        .enumerate()
-        .for_each(|(i, dxg)| {
-            let n0 = i * plan.imgs;
-            dxg.fill(0.0);
-            for t in plan.tiles(g, n0, n0 + dxg.len() / chw) {
-                let pt = t.pixels(wo);
-                let bl = packed_len(pt, g.o, NR);
-                with_scratch(pt + bl + k * pt, |buf| {
-                    let (row, rest) = buf.split_at_mut(pt);
-                    let (bp, dcols) = rest.split_at_mut(bl);
-                    for o in 0..g.o {
-                        dy_row(g, &t, dy, o, row);
-                        pack_b_row(row, o, g.o, bp);
-                    }
-                    gemm_packed(k, pt, g.o, &ap, bp, Init::Zero, dcols, pt);
-                    col2im_tile(g, dcols, &t, n0, dxg);
-                });
-            }
-        });
-}
-
 /// y = conv(x, w) + b, overwriting `y` (N×O×Ho×Wo).
 pub fn conv2d_forward(g: &ConvGeom, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) {
     check_lens(g, x.len(), w.len(), y.len());
-    if packed_gemm_pays(g) && g.k() > 0 {
-        return forward_packed(g, x, w, b, y);
+    if use_microkernel() && direct::suits(g) && g.n > 0 {
+        return direct::forward(g, x, w, b, y);
     }
-    let plan = Plan::new(g, false);
-    let (k, wo, hw) = (g.k(), g.wo(), g.h * g.w);
-    let yp = SendPtr(y.as_mut_ptr());
-    plan.tiles(g, 0, g.n).par_iter().for_each(|t| {
-        let pt = t.pixels(wo);
-        let cols_len = if g.is_pointwise() { 0 } else { k * pt };
-        with_scratch(cols_len + g.o * pt, |buf| {
-            let (cols, out) = buf.split_at_mut(cols_len);
-            let bop = if g.is_pointwise() {
-                Operand {
-                    data: &x[t.n0 * g.c * hw + t.r0 * g.w..],
-                    trans: false,
-                    ld: hw,
-                }
-            } else {
-                im2col_tile(g, x, t, cols);
-                Operand::new(cols, pt)
-            };
-            if let Some(b) = b {
-                for (o, &bo) in b.iter().enumerate() {
-                    out[o * pt..(o + 1) * pt].fill(bo);
-                }
-            }
-            sgemm(
-                g.o,
-                pt,
-                k,
-                Operand::new(w, k),
-                bop,
-                out,
-                pt,
-                b.is_some(),
-                Par::Seq,
-            );
-            // SAFETY: tiles partition the output pixels; yp covers all of y.
-            unsafe { scatter_tile(g, t, out, yp) };
-        });
-    });
+    if packed_gemm_pays(g) && g.k() > 0 {
+        return packed::forward(g, x, w, b, y);
+    }
+    portable::forward(g, x, w, b, y)
 }
 
 /// dx = ∂(Σ dy ⊙ conv(x, w))/∂x, overwriting `dx` (N×C×H×W).
 pub fn conv2d_backward_input(g: &ConvGeom, w: &[f32], dy: &[f32], dx: &mut [f32]) {
     check_lens(g, dx.len(), w.len(), dy.len());
     if packed_gemm_pays(g) && g.c * g.h * g.w > 0 {
-        return backward_input_packed(g, w, dy, dx);
+        return packed::backward_input(g, w, dy, dx);
     }
-    let plan = Plan::new(g, false);
-    let (k, wo, chw) = (g.k(), g.wo(), g.c * g.h * g.w);
-    if chw == 0 {
-        return;
-    }
-    // Tiles of one image overlap in dx (kernel halo), so one task owns whole images.
-    dx.par_chunks_mut(plan.imgs * chw)
-        .enumerate()
-        .for_each(|(i, dxg)| {
-            let n0 = i * plan.imgs;
-            dxg.fill(0.0);
-            for t in plan.tiles(g, n0, n0 + dxg.len() / chw) {
-                let pt = t.pixels(wo);
-                if g.is_pointwise() {
-                    let hw = g.h * g.w;
-                    let dyop = Operand {
-                        data: &dy[t.n0 * g.o * hw + t.r0 * g.w..],
-                        trans: false,
-                        ld: hw,
-                    };
-                    let d = &mut dxg[(t.n0 - n0) * chw + t.r0 * g.w..];
-                    sgemm(g.c, pt, g.o, Operand::t(w, k), dyop, d, hw, false, Par::Seq);
-                    continue;
-                }
-                let gather = if t.n1 - t.n0 > 1 { g.o * pt } else { 0 };
-                with_scratch(k * pt + gather, |buf| {
-                    let (dcols, dyb) = buf.split_at_mut(k * pt);
-                    let dyop = dy_operand(g, &t, dy, dyb);
-                    sgemm(
-                        k,
-                        pt,
-                        g.o,
-                        Operand::t(w, k),
-                        dyop,
-                        dcols,
-                        pt,
-                        false,
-                        Par::Seq,
-                    );
-                    col2im_tile(g, dcols, &t, n0, dxg);
-                });
-            }
-        });
+    portable::backward_input(g, w, dy, dx)
 }
 
 /// Images per backward-weight chunk: fixed by the shapes alone.
@@ -510,62 +374,6 @@ fn reduce_partials(partials: &[Vec<f32>], dw: &mut [f32]) {
     }
 }
 
-/// Backward-weight through the micro-kernel as dWᵀ (K×O) += cols (K×P) · dYᵀ (P×O):
-/// im2col rows are interleaved eight at a time into MR panels and dY rows 32 at a time
-/// into NR panels, so depth runs over pixels.
-fn backward_weight_packed(g: &ConvGeom, x: &[f32], dy: &[f32], dw: &mut [f32]) {
-    let plan = Plan::new(g, true);
-    let (k, wo, hwo) = (g.k(), g.wo(), g.ho() * g.wo());
-    let chunk = weight_chunk(g, &plan);
-    let starts: Vec<usize> = (0..g.n).step_by(chunk).collect();
-    let partials: Vec<Vec<f32>> = starts
-        .par_iter()
-        .map(|&n0| {
-            let mut acc = vec![0.0f32; k * g.o];
-            for t in plan.tiles(g, n0, (n0 + chunk).min(g.n)) {
-                let pt = t.pixels(wo);
-                let (al, bl) = (packed_len(k, pt, MR), packed_len(g.o, pt, NR));
-                let gather = if t.n1 - t.n0 > 1 { g.o * pt } else { 0 };
-                with_scratch(MR * pt + al + bl + gather, |buf| {
-                    let (rows, rest) = buf.split_at_mut(MR * pt);
-                    let (ap, rest) = rest.split_at_mut(al);
-                    let (bp, dyb) = rest.split_at_mut(bl);
-                    for (i, panel) in ap.chunks_mut(pt * MR).enumerate() {
-                        let kk0 = i * MR;
-                        let nrows = (k - kk0).min(MR);
-                        for r in 0..nrows {
-                            let kk = kk0 + r;
-                            let (c, ky, kx) = (kk / (g.kh * g.kw), kk / g.kw % g.kh, kk % g.kw);
-                            im2col::im2col_row(g, x, &t, c, ky, kx, &mut rows[r * pt..][..pt]);
-                        }
-                        interleave(rows, pt, nrows, MR, pt, panel);
-                    }
-                    let (src, ld) = if gather > 0 {
-                        gather_tile(g, &t, dy, dyb);
-                        (&dyb[..], pt)
-                    } else {
-                        (&dy[t.n0 * g.o * hwo + t.r0 * wo..], hwo)
-                    };
-                    for (j, panel) in bp.chunks_mut(pt * NR).enumerate() {
-                        let nrows = (g.o - j * NR).min(NR);
-                        interleave(&src[j * NR * ld..], ld, nrows, NR, pt, panel);
-                    }
-                    gemm_packed(k, g.o, pt, ap, bp, Init::Accumulate, &mut acc, g.o);
-                });
-            }
-            acc
-        })
-        .collect();
-    dw.fill(0.0);
-    for p in &partials {
-        for (o, row) in dw.chunks_mut(k).enumerate() {
-            for (kk, d) in row.iter_mut().enumerate() {
-                *d += p[kk * g.o + o];
-            }
-        }
-    }
-}
-
 /// dw = ∂(Σ dy ⊙ conv(x, w))/∂w, overwriting `dw` (O×C×kH×kW). Bit-identical for any
 /// thread count.
 pub fn conv2d_backward_weight(g: &ConvGeom, x: &[f32], dy: &[f32], dw: &mut [f32]) {
@@ -573,57 +381,9 @@ pub fn conv2d_backward_weight(g: &ConvGeom, x: &[f32], dy: &[f32], dw: &mut [f32
     // Measured: wins once O fills a whole NR panel; 1×1 convolutions (nothing to
     // im2col, so the interleave is pure overhead) do better on sgemm.
     if use_microkernel() && g.o >= NR && !g.is_pointwise() && g.n > 0 {
-        return backward_weight_packed(g, x, dy, dw);
+        return packed::backward_weight(g, x, dy, dw);
     }
-    let fast = use_microkernel();
-    let plan = Plan::new(g, false);
-    let (k, wo, hw) = (g.k(), g.wo(), g.h * g.w);
-    let chunk = weight_chunk(g, &plan);
-    let starts: Vec<usize> = (0..g.n).step_by(chunk).collect();
-    let partials: Vec<Vec<f32>> = starts
-        .par_iter()
-        .map(|&n0| {
-            let mut acc = vec![0.0f32; g.o * k];
-            for t in plan.tiles(g, n0, (n0 + chunk).min(g.n)) {
-                let pt = t.pixels(wo);
-                // Short dot products spend their time in the final horizontal sums, and
-                // sgemm wins once K is large.
-                let fast = fast && pt >= 512 && k < 128;
-                if g.is_pointwise() {
-                    let dyop = Operand {
-                        data: &dy[t.n0 * g.o * hw + t.r0 * g.w..],
-                        trans: false,
-                        ld: hw,
-                    };
-                    let xop = Operand {
-                        data: &x[t.n0 * g.c * hw + t.r0 * g.w..],
-                        trans: true,
-                        ld: hw,
-                    };
-                    if fast {
-                        gemm_nt_acc(g.o, k, pt, dyop.data, hw, xop.data, hw, &mut acc);
-                    } else {
-                        sgemm(g.o, k, pt, dyop, xop, &mut acc, k, true, Par::Seq);
-                    }
-                    continue;
-                }
-                let gather = if t.n1 - t.n0 > 1 { g.o * pt } else { 0 };
-                with_scratch(k * pt + gather, |buf| {
-                    let (cols, dyb) = buf.split_at_mut(k * pt);
-                    im2col_tile(g, x, &t, cols);
-                    let dyop = dy_operand(g, &t, dy, dyb);
-                    if fast {
-                        gemm_nt_acc(g.o, k, pt, dyop.data, dyop.ld, cols, pt, &mut acc);
-                    } else {
-                        let colsop = Operand::t(cols, pt);
-                        sgemm(g.o, k, pt, dyop, colsop, &mut acc, k, true, Par::Seq);
-                    }
-                });
-            }
-            acc
-        })
-        .collect();
-    reduce_partials(&partials, dw);
+    portable::backward_weight(g, x, dy, dw)
 }
 
 /// db[o] = Σ over images and pixels of dy[n, o], overwriting `db`. Bit-identical for

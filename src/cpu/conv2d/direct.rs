@@ -1,0 +1,142 @@
+//! Version 5: direct forward convolution on AVX-512 for stride 1 and few input
+//! channels. Each register tile is 8 output channels × 32 output pixels of one row;
+//! it walks (c, ky, kx) loading two input vectors straight from the (padded) image and
+//! broadcasting 8 weights, so there is no im2col at all — which is what dominates when
+//! I·kH·kW is small.
+
+use super::im2col::pad_image;
+use super::microkernel::available;
+use super::{with_scratch, ConvGeom};
+use rayon::prelude::*;
+
+/// Output channels per register tile.
+const OB: usize = 8;
+
+/// Whether the direct kernel serves this forward: stride 1, rows wide enough to fill
+/// most of the 32 lanes, and I·kH·kW small enough that im2col would dominate (measured
+/// faster than the micro-kernel up to at least 432; equal at 864).
+pub(super) fn suits(g: &ConvGeom) -> bool {
+    g.p.stride == 1 && g.k() <= 512 && g.wo() >= 16 && g.kh * g.kw > 1 && available()
+}
+
+/// y = conv(x, w) + b for a geometry that `suits`.
+pub(super) fn forward(g: &ConvGeom, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) {
+    let (k, ho, wo) = (g.k(), g.ho(), g.wo());
+    let (hp, wp) = (g.h + 2 * g.p.padding, g.w + 2 * g.p.padding);
+    let blocks = g.o.div_ceil(OB);
+    // Weights as [o-block][c][ky][kx][8], zero rows past O.
+    let mut wpk = vec![0.0f32; blocks * k * OB];
+    for o in 0..g.o {
+        for kk in 0..k {
+            wpk[((o / OB) * k + kk) * OB + o % OB] = w[o * k + kk];
+        }
+    }
+    let chw = g.c * g.h * g.w;
+    let padded = g.p.padding > 0;
+    y.par_chunks_mut(g.o * ho * wo)
+        .zip(x.par_chunks(chw.max(1)))
+        .for_each(|(yi, xi)| {
+            with_scratch(if padded { g.c * hp * wp } else { 0 }, |buf| {
+                let img: &[f32] = if padded {
+                    pad_image(g, xi, buf);
+                    buf
+                } else {
+                    xi
+                };
+                for ob in 0..blocks {
+                    let rows = (g.o - ob * OB).min(OB);
+                    let mut init = [0.0f32; OB];
+                    if let Some(b) = b {
+                        init[..rows].copy_from_slice(&b[ob * OB..ob * OB + rows]);
+                    }
+                    let wb = &wpk[ob * k * OB..][..k * OB];
+                    let yb = &mut yi[ob * OB * ho * wo..];
+                    for oy in 0..ho {
+                        for ox in (0..wo).step_by(32) {
+                            let cols = (wo - ox).min(32);
+                            // Reads stay inside the image: the last input touched is
+                            // (c, oy + kh − 1, ox + cols − 1 + kw − 1) < (C, hp, wp).
+                            assert!(
+                                ((g.c - 1) * hp + oy + g.kh - 1) * wp + ox + cols + g.kw - 2
+                                    < img.len()
+                            );
+                            assert!((rows - 1) * ho * wo + oy * wo + ox + cols <= yb.len());
+                            // SAFETY: AVX-512F checked in `suits`; input reads bounded
+                            // by the first assert (masked lanes are not accessed), output
+                            // writes by the second.
+                            #[cfg(target_arch = "x86_64")]
+                            unsafe {
+                                tile(
+                                    g,
+                                    img[oy * wp + ox..].as_ptr(),
+                                    hp * wp,
+                                    wp,
+                                    wb.as_ptr(),
+                                    &init,
+                                    yb[oy * wo + ox..].as_mut_ptr(),
+                                    ho * wo,
+                                    rows,
+                                    cols,
+                                )
+                            };
+                        }
+                    }
+                }
+            });
+        });
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile(
+    g: &ConvGeom,
+    x: *const f32,
+    ldc: usize,
+    ldr: usize,
+    w: *const f32,
+    init: &[f32; OB],
+    y: *mut f32,
+    ldo: usize,
+    rows: usize,
+    cols: usize,
+) {
+    use std::arch::x86_64::*;
+    let m0: __mmask16 = if cols >= 16 {
+        0xFFFF
+    } else {
+        (1u16 << cols) - 1
+    };
+    let m1: __mmask16 = if cols >= 32 {
+        0xFFFF
+    } else if cols > 16 {
+        (1u16 << (cols - 16)) - 1
+    } else {
+        0
+    };
+    let mut acc = [[_mm512_setzero_ps(); 2]; OB];
+    for (r, v) in acc.iter_mut().zip(init) {
+        let s = _mm512_set1_ps(*v);
+        *r = [s, s];
+    }
+    let mut wp = w;
+    for c in 0..g.c {
+        for ky in 0..g.kh {
+            let row = x.add(c * ldc + ky * ldr);
+            for kx in 0..g.kw {
+                let x0 = _mm512_maskz_loadu_ps(m0, row.add(kx));
+                let x1 = _mm512_maskz_loadu_ps(m1, row.wrapping_add(kx + 16));
+                for (i, r) in acc.iter_mut().enumerate() {
+                    let wi = _mm512_set1_ps(*wp.add(i));
+                    r[0] = _mm512_fmadd_ps(wi, x0, r[0]);
+                    r[1] = _mm512_fmadd_ps(wi, x1, r[1]);
+                }
+                wp = wp.add(OB);
+            }
+        }
+    }
+    for (i, r) in acc.iter().enumerate().take(rows) {
+        _mm512_mask_storeu_ps(y.wrapping_add(i * ldo), m0, r[0]);
+        _mm512_mask_storeu_ps(y.wrapping_add(i * ldo + 16), m1, r[1]);
+    }
+}
