@@ -6,7 +6,7 @@
 
 use super::im2col::pad_image;
 use super::microkernel::available;
-use super::{with_scratch, ConvGeom};
+use super::{with_scratch, Conv2dParams, ConvGeom, PadMode};
 use rayon::prelude::*;
 
 /// Output channels per register tile.
@@ -19,66 +19,141 @@ pub(super) fn suits(g: &ConvGeom) -> bool {
     g.p.stride == 1 && g.k() <= 512 && g.wo() >= 16 && g.kh * g.kw > 1 && available()
 }
 
-/// y = conv(x, w) + b for a geometry that `suits`.
-pub(super) fn forward(g: &ConvGeom, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) {
-    let (k, ho, wo) = (g.k(), g.ho(), g.wo());
-    let (hp, wp) = (g.h + 2 * g.p.padding, g.w + 2 * g.p.padding);
-    let blocks = g.o.div_ceil(OB);
-    // Weights as [o-block][c][ky][kx][8], zero rows past O.
-    let mut wpk = vec![0.0f32; blocks * k * OB];
-    for o in 0..g.o {
+/// Weights as [o-block][c][ky][kx][8], zero rows past O; `at(o, kk)` reads weight
+/// (o, kk) of the convolution being run.
+fn pack_weights(o: usize, k: usize, at: impl Fn(usize, usize) -> f32) -> Vec<f32> {
+    let mut wpk = vec![0.0f32; o.div_ceil(OB) * k * OB];
+    for oi in 0..o {
         for kk in 0..k {
-            wpk[((o / OB) * k + kk) * OB + o % OB] = w[o * k + kk];
+            wpk[((oi / OB) * k + kk) * OB + oi % OB] = at(oi, kk);
         }
     }
+    wpk
+}
+
+/// One image: `img` is the input already padded (C×(H+2p)×(W+2p)), `yi` the O×Ho×Wo output.
+fn image(g: &ConvGeom, img: &[f32], wpk: &[f32], b: Option<&[f32]>, yi: &mut [f32]) {
+    let (k, ho, wo) = (g.k(), g.ho(), g.wo());
+    let (hp, wp) = (g.h + 2 * g.p.padding, g.w + 2 * g.p.padding);
+    for ob in 0..g.o.div_ceil(OB) {
+        let rows = (g.o - ob * OB).min(OB);
+        let mut init = [0.0f32; OB];
+        if let Some(b) = b {
+            init[..rows].copy_from_slice(&b[ob * OB..ob * OB + rows]);
+        }
+        let wb = &wpk[ob * k * OB..][..k * OB];
+        let yb = &mut yi[ob * OB * ho * wo..];
+        for oy in 0..ho {
+            for ox in (0..wo).step_by(32) {
+                let cols = (wo - ox).min(32);
+                // Reads stay inside the image: the last input touched is
+                // (c, oy + kh − 1, ox + cols − 1 + kw − 1) < (C, hp, wp).
+                assert!(((g.c - 1) * hp + oy + g.kh - 1) * wp + ox + cols + g.kw - 2 < img.len());
+                assert!((rows - 1) * ho * wo + oy * wo + ox + cols <= yb.len());
+                // SAFETY: AVX-512F checked by the callers' `suits*`; input reads bounded
+                // by the first assert (masked lanes are not accessed), output writes by
+                // the second.
+                #[cfg(target_arch = "x86_64")]
+                unsafe {
+                    tile(
+                        g,
+                        img[oy * wp + ox..].as_ptr(),
+                        hp * wp,
+                        wp,
+                        wb.as_ptr(),
+                        &init,
+                        yb[oy * wo + ox..].as_mut_ptr(),
+                        ho * wo,
+                        rows,
+                        cols,
+                    )
+                };
+            }
+        }
+    }
+}
+
+/// y = conv(x, w) + b for a geometry that `suits`.
+pub(super) fn forward(g: &ConvGeom, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) {
+    let k = g.k();
+    let wpk = pack_weights(g.o, k, |o, kk| w[o * k + kk]);
+    let (hp, wp) = (g.h + 2 * g.p.padding, g.w + 2 * g.p.padding);
     let chw = g.c * g.h * g.w;
     let padded = g.p.padding > 0;
-    y.par_chunks_mut(g.o * ho * wo)
+    y.par_chunks_mut(g.o * g.ho() * g.wo())
         .zip(x.par_chunks(chw.max(1)))
         .for_each(|(yi, xi)| {
             with_scratch(if padded { g.c * hp * wp } else { 0 }, |buf| {
-                let img: &[f32] = if padded {
+                if padded {
                     pad_image(g, xi, buf);
-                    buf
+                    image(g, buf, &wpk, b, yi);
                 } else {
-                    xi
-                };
-                for ob in 0..blocks {
-                    let rows = (g.o - ob * OB).min(OB);
-                    let mut init = [0.0f32; OB];
-                    if let Some(b) = b {
-                        init[..rows].copy_from_slice(&b[ob * OB..ob * OB + rows]);
-                    }
-                    let wb = &wpk[ob * k * OB..][..k * OB];
-                    let yb = &mut yi[ob * OB * ho * wo..];
-                    for oy in 0..ho {
-                        for ox in (0..wo).step_by(32) {
-                            let cols = (wo - ox).min(32);
-                            // Reads stay inside the image: the last input touched is
-                            // (c, oy + kh − 1, ox + cols − 1 + kw − 1) < (C, hp, wp).
-                            assert!(
-                                ((g.c - 1) * hp + oy + g.kh - 1) * wp + ox + cols + g.kw - 2
-                                    < img.len()
-                            );
-                            assert!((rows - 1) * ho * wo + oy * wo + ox + cols <= yb.len());
-                            // SAFETY: AVX-512F checked in `suits`; input reads bounded
-                            // by the first assert (masked lanes are not accessed), output
-                            // writes by the second.
-                            #[cfg(target_arch = "x86_64")]
-                            unsafe {
-                                tile(
-                                    g,
-                                    img[oy * wp + ox..].as_ptr(),
-                                    hp * wp,
-                                    wp,
-                                    wb.as_ptr(),
-                                    &init,
-                                    yb[oy * wo + ox..].as_mut_ptr(),
-                                    ho * wo,
-                                    rows,
-                                    cols,
-                                )
-                            };
+                    image(g, xi, &wpk, b, yi);
+                }
+            });
+        });
+}
+
+/// The convolution whose forward is the gradient of `g` with respect to its padded
+/// input: dy zero-padded by k − 1, correlated with the flipped, transposed weights.
+fn transposed(g: &ConvGeom) -> ConvGeom {
+    ConvGeom {
+        c: g.o,
+        h: g.ho(),
+        w: g.wo(),
+        o: g.c,
+        p: Conv2dParams {
+            stride: 1,
+            padding: g.kh - 1,
+            pad_mode: PadMode::Zeros,
+        },
+        ..*g
+    }
+}
+
+/// Whether `backward_input` serves this geometry (stride 1, square kernel, padding
+/// below the kernel size, and the transposed convolution `suits`).
+pub(super) fn suits_backward_input(g: &ConvGeom) -> bool {
+    g.p.stride == 1 && g.kh == g.kw && g.p.padding < g.kh && suits(&transposed(g))
+}
+
+/// dx for a geometry that `suits_backward_input`: the gradient of the padded input by
+/// a direct convolution of dy, then the border folded back (cropped for zero padding,
+/// added onto the edge pixels for replicate padding).
+pub(super) fn backward_input(g: &ConvGeom, w: &[f32], dy: &[f32], dx: &mut [f32]) {
+    let gt = transposed(g);
+    let (kh, kw, k) = (g.kh, g.kw, g.k());
+    // w'[c][o][ky][kx] = w[o][c][kh−1−ky][kw−1−kx].
+    let wpk = pack_weights(g.c, gt.k(), |c, kk| {
+        let (o, ky, kx) = (kk / (kh * kw), kk / kw % kh, kk % kw);
+        w[o * k + (c * kh + kh - 1 - ky) * kw + kw - 1 - kx]
+    });
+    let (p, hp, wp) = (g.p.padding, g.h + 2 * g.p.padding, g.w + 2 * g.p.padding);
+    let dyp_len = gt.c * (gt.h + 2 * gt.p.padding) * (gt.w + 2 * gt.p.padding);
+    let chw = g.c * g.h * g.w;
+    dx.par_chunks_mut(chw)
+        .zip(dy.par_chunks(g.o * g.ho() * g.wo()))
+        .for_each(|(dxi, dyi)| {
+            with_scratch(dyp_len + g.c * hp * wp, |buf| {
+                let (dyp, dxp) = buf.split_at_mut(dyp_len);
+                pad_image(&gt, dyi, dyp);
+                image(&gt, dyp, &wpk, None, dxp);
+                dxi.fill(0.0);
+                for (plane, pplane) in dxi.chunks_mut(g.h * g.w).zip(dxp.chunks(hp * wp)) {
+                    for py in 0..hp {
+                        let iy = match g.p.pad_mode {
+                            _ if py >= p && py < p + g.h => py - p,
+                            PadMode::Zeros => continue,
+                            PadMode::Replicate => py.saturating_sub(p).min(g.h - 1),
+                        };
+                        let src = &pplane[py * wp..][..wp];
+                        let dst = &mut plane[iy * g.w..][..g.w];
+                        dst.iter_mut()
+                            .zip(&src[p..p + g.w])
+                            .for_each(|(d, s)| *d += s);
+                        if g.p.pad_mode == PadMode::Replicate {
+                            dst[0] += src[..p].iter().sum::<f32>();
+                            dst[g.w - 1] += src[p + g.w..].iter().sum::<f32>();
                         }
                     }
                 }

@@ -12,6 +12,7 @@
 //! 4. backward-weight for small K: AVX-512 dot products over pixel rows, no packing.
 //! 5. `direct.rs`: direct forward for stride 1 and I·kH·kW ≤ 512 — no im2col at all;
 //!    2–3× version 3 on the first layers.
+//!
 //! Versions 3–5 run when the CPU has AVX-512F; 1–2 are the portable fallback.
 //!
 //! Backward-weight sums per-chunk partials over fixed batch chunks in a fixed order, so
@@ -355,6 +356,9 @@ pub fn conv2d_forward(g: &ConvGeom, x: &[f32], w: &[f32], b: Option<&[f32]>, y: 
 /// dx = ∂(Σ dy ⊙ conv(x, w))/∂x, overwriting `dx` (N×C×H×W).
 pub fn conv2d_backward_input(g: &ConvGeom, w: &[f32], dy: &[f32], dx: &mut [f32]) {
     check_lens(g, dx.len(), w.len(), dy.len());
+    if use_microkernel() && direct::suits_backward_input(g) && g.c * g.h * g.w > 0 {
+        return direct::backward_input(g, w, dy, dx);
+    }
     if packed_gemm_pays(g) && g.c * g.h * g.w > 0 {
         return packed::backward_input(g, w, dy, dx);
     }
