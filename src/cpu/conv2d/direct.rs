@@ -6,7 +6,7 @@
 
 use super::im2col::pad_image;
 use super::microkernel::available;
-use super::{with_scratch, Conv2dParams, ConvGeom, PadMode};
+use super::{reduce_partials, weight_chunk_images, with_scratch, Conv2dParams, ConvGeom, PadMode};
 use rayon::prelude::*;
 
 /// Output channels per register tile.
@@ -213,5 +213,118 @@ unsafe fn tile(
     for (i, r) in acc.iter().enumerate().take(rows) {
         _mm512_mask_storeu_ps(y.wrapping_add(i * ldo), m0, r[0]);
         _mm512_mask_storeu_ps(y.wrapping_add(i * ldo + 16), m1, r[1]);
+    }
+}
+
+/// Whether `backward_weight` serves this geometry: stride 1, a 3- or 5-wide kernel and
+/// rows wide enough to fill most of the 16 lanes.
+pub(super) fn suits_backward_weight(g: &ConvGeom) -> bool {
+    g.p.stride == 1 && (g.kw == 3 || g.kw == 5) && g.wo() >= 16 && available()
+}
+
+/// dw for a geometry that `suits_backward_weight`: for every (c, ky) and block of output
+/// channels, vector sums over all pixels of dy ⊙ shifted input rows, one horizontal sum
+/// per image. Per-chunk partials over fixed image chunks, summed in chunk order.
+pub(super) fn backward_weight(g: &ConvGeom, x: &[f32], dy: &[f32], dw: &mut [f32]) {
+    let (hp, wp) = (g.h + 2 * g.p.padding, g.w + 2 * g.p.padding);
+    let (chw, ohw) = (g.c * g.h * g.w, g.o * g.ho() * g.wo());
+    let chunk = weight_chunk_images(g);
+    let starts: Vec<usize> = (0..g.n).step_by(chunk).collect();
+    let partials: Vec<Vec<f32>> = starts
+        .par_iter()
+        .map(|&n0| {
+            let mut acc = vec![0.0f32; g.o * g.k()];
+            for n in n0..(n0 + chunk).min(g.n) {
+                let (xi, dyi) = (&x[n * chw..][..chw], &dy[n * ohw..][..ohw]);
+                if g.p.padding > 0 {
+                    with_scratch(g.c * hp * wp, |buf| {
+                        pad_image(g, xi, buf);
+                        weight_image(g, buf, dyi, &mut acc);
+                    });
+                } else {
+                    weight_image(g, xi, dyi, &mut acc);
+                }
+            }
+            acc
+        })
+        .collect();
+    reduce_partials(&partials, dw);
+}
+
+/// Adds one image's weight gradient into `acc` (O×K); `xp` is the padded input.
+fn weight_image(g: &ConvGeom, xp: &[f32], dyi: &[f32], acc: &mut [f32]) {
+    let (ho, wo, k) = (g.ho(), g.wo(), g.k());
+    let (hp, wp) = (g.h + 2 * g.p.padding, g.w + 2 * g.p.padding);
+    let ob = if g.kw == 3 { 8 } else { 4 };
+    assert!(xp.len() >= g.c * hp * wp && dyi.len() >= g.o * ho * wo);
+    for c in 0..g.c {
+        for ky in 0..g.kh {
+            let xr = &xp[(c * hp + ky) * wp..];
+            // The last read: row ky + ho − 1, column wo − 1 + kw − 1, inside plane c.
+            assert!((ho - 1) * wp + wo + g.kw - 2 < xr.len());
+            for o0 in (0..g.o).step_by(ob) {
+                let rows = (g.o - o0).min(ob);
+                let mut out = [[0.0f32; 5]; 8];
+                // SAFETY: AVX-512F checked in `suits_backward_weight`; x reads bounded by
+                // the assert above, dy reads by the one before (rows past `rows` reread
+                // row o0, their sums are dropped); masked lanes are not accessed.
+                #[cfg(target_arch = "x86_64")]
+                unsafe {
+                    let (xp, dp) = (xr.as_ptr(), dyi[o0 * ho * wo..].as_ptr());
+                    if g.kw == 3 {
+                        weight_tile::<8, 3>(xp, wp, dp, ho * wo, ho, wo, rows, &mut out);
+                    } else {
+                        weight_tile::<4, 5>(xp, wp, dp, ho * wo, ho, wo, rows, &mut out);
+                    }
+                }
+                for (i, row) in out.iter().enumerate().take(rows) {
+                    let base = (o0 + i) * k + (c * g.kh + ky) * g.kw;
+                    for (kx, v) in row.iter().enumerate().take(g.kw) {
+                        acc[base + kx] += v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn weight_tile<const OBW: usize, const KW: usize>(
+    x: *const f32,
+    ldr: usize,
+    dy: *const f32,
+    ldo: usize,
+    ho: usize,
+    wo: usize,
+    rows: usize,
+    out: &mut [[f32; 5]; 8],
+) {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm512_setzero_ps(); KW]; OBW];
+    let d: [*const f32; OBW] = std::array::from_fn(|i| dy.add(if i < rows { i * ldo } else { 0 }));
+    for oy in 0..ho {
+        let xr = x.add(oy * ldr);
+        for ox in (0..wo).step_by(16) {
+            let m: __mmask16 = if wo - ox >= 16 {
+                0xFFFF
+            } else {
+                (1u16 << (wo - ox)) - 1
+            };
+            let xv: [__m512; KW] =
+                std::array::from_fn(|kx| _mm512_maskz_loadu_ps(m, xr.add(ox + kx)));
+            for (a, &di) in acc.iter_mut().zip(&d) {
+                let dv = _mm512_maskz_loadu_ps(m, di.add(oy * wo + ox));
+                for (c, xk) in a.iter_mut().zip(&xv) {
+                    *c = _mm512_fmadd_ps(dv, *xk, *c);
+                }
+            }
+        }
+    }
+    for (o, a) in out.iter_mut().zip(&acc) {
+        for (v, c) in o.iter_mut().zip(a) {
+            *v = _mm512_reduce_add_ps(*c);
+        }
     }
 }

@@ -370,6 +370,11 @@ fn weight_chunk(g: &ConvGeom, plan: &Plan) -> usize {
     g.n.div_ceil(WEIGHT_CHUNKS).div_ceil(plan.imgs).max(1) * plan.imgs
 }
 
+/// Images per backward-weight chunk when work is per image.
+fn weight_chunk_images(g: &ConvGeom) -> usize {
+    g.n.div_ceil(WEIGHT_CHUNKS).max(1)
+}
+
 /// Sums per-chunk partials in chunk order into `dw`.
 fn reduce_partials(partials: &[Vec<f32>], dw: &mut [f32]) {
     dw.fill(0.0);
@@ -384,6 +389,9 @@ pub fn conv2d_backward_weight(g: &ConvGeom, x: &[f32], dy: &[f32], dw: &mut [f32
     check_lens(g, x.len(), dw.len(), dy.len());
     // Measured: wins once O fills a whole NR panel; 1×1 convolutions (nothing to
     // im2col, so the interleave is pure overhead) do better on sgemm.
+    if use_microkernel() && g.o < NR && direct::suits_backward_weight(g) && g.n > 0 {
+        return direct::backward_weight(g, x, dy, dw);
+    }
     if use_microkernel() && g.o >= NR && !g.is_pointwise() && g.n > 0 {
         return packed::backward_weight(g, x, dy, dw);
     }
