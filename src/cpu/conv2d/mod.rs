@@ -38,8 +38,8 @@ thread_local! {
     static MICROKERNEL_OFF: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Turns the AVX-512 micro-kernel off (or back on) for calls made from this thread, so
-/// tests and benchmarks can run and compare the portable sgemm path on any machine.
+/// Turns the AVX-512 kernels (micro-kernel and direct) off, or back on, for calls made
+/// from this thread, so tests and benchmarks can run and compare the portable sgemm path.
 pub fn disable_microkernel(off: bool) {
     MICROKERNEL_OFF.with(|c| c.set(off));
 }
