@@ -111,6 +111,13 @@ fn conv2d_kernels_match_reference_on_tiled_shapes() {
         true,
     );
     check_against_reference([20, 6, 5, 6], [97, 6, 3, 3], zeros(2, 1), false);
+    check_against_reference([2, 3, 16, 16], [32, 3, 5, 5], Conv2dParams::same(5), false);
+    // Wide rows, few channels: the direct kernels (both kernel widths they serve).
+    check_against_reference([2, 3, 17, 19], [6, 3, 5, 5], Conv2dParams::same(5), true);
+    check_against_reference([3, 2, 20, 40], [9, 2, 3, 3], zeros(1, 2), false);
+    // Stride 2 and 1×1 with long pixel rows: backward-weight by dot products.
+    check_against_reference([2, 3, 70, 64], [5, 3, 3, 3], zeros(2, 1), true);
+    check_against_reference([2, 4, 30, 30], [6, 4, 1, 1], Conv2dParams::valid(), false);
 }
 
 #[test]
