@@ -147,29 +147,35 @@ fn conv2d_large_padding_replicates_edges() {
 
 #[test]
 fn conv2d_results_are_identical_for_one_and_two_threads() {
-    let g = ConvGeom::new([13, 16, 21, 19], [8, 16, 3, 3], Conv2dParams::same(3)).unwrap();
-    let x = seed_values(13 * 16 * 21 * 19, 1);
-    let w = seed_values(8 * 16 * 9, 2);
-    let dy = seed_values(13 * 8 * 21 * 19, 3);
-    let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
-            let mut y = vec![0.0; dy.len()];
-            let mut dx = vec![0.0; x.len()];
-            let mut dw = vec![0.0; w.len()];
-            let mut db = vec![0.0; 8];
-            conv2d_forward(&g, &x, &w, Some(&w[..8]), &mut y);
-            conv2d_backward_input(&g, &w, &dy, &mut dx);
-            conv2d_backward_weight(&g, &x, &dy, &mut dw);
-            conv2d_backward_bias(&g, &dy, &mut db);
-            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-            (bits(&y), bits(&dx), bits(&dw), bits(&db))
-        })
-    };
-    let one = run(1);
-    assert!(one.2.iter().any(|&b| b != 0));
-    assert_eq!(one, run(2));
+    // Direct kernels (wide rows, O < 32) and packed micro-kernel paths (narrow rows, O ≥ 32).
+    for (xd, wd) in [
+        ([13, 16, 21, 19], [8, 16, 3, 3]),
+        ([13, 8, 11, 9], [40, 8, 3, 3]),
+    ] {
+        let g = ConvGeom::new(xd, wd, Conv2dParams::same(3)).unwrap();
+        let x = seed_values(xd.iter().product(), 1);
+        let w = seed_values(wd.iter().product(), 2);
+        let dy = seed_values(g.out_dims().iter().product(), 3);
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let mut y = vec![0.0; dy.len()];
+                let mut dx = vec![0.0; x.len()];
+                let mut dw = vec![0.0; w.len()];
+                let mut db = vec![0.0; g.o];
+                conv2d_forward(&g, &x, &w, Some(&w[..g.o]), &mut y);
+                conv2d_backward_input(&g, &w, &dy, &mut dx);
+                conv2d_backward_weight(&g, &x, &dy, &mut dw);
+                conv2d_backward_bias(&g, &dy, &mut db);
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                (bits(&y), bits(&dx), bits(&dw), bits(&db))
+            })
+        };
+        let one = run(1);
+        assert!(one.2.iter().any(|&b| b != 0));
+        assert_eq!(one, run(2), "{g:?}");
+    }
 }
