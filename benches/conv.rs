@@ -3,7 +3,11 @@
 //!
 //! `cargo bench --bench conv` runs criterion on a few layers; `CONV_TABLE=1 cargo bench
 //! --bench conv` instead prints one quick table of every layer (best of a few runs),
-//! the sgemm ceiling and the conv-only images/s of each network.
+//! the sgemm ceiling and the conv-only images/s of each network (`CONV_TABLE=small`,
+//! `inception` or `pool` for one part; `CONV_FILTER=<text>` keeps matching layers;
+//! `CONV_REPS=n` multiplies the repetitions; `CONV_COMPARE=1` also times the portable
+//! sgemm path; `CONV_CPU_TIME=1` reports CPU time / threads instead of wall time, the
+//! honest number on a machine shared with other jobs).
 
 use criterion::{criterion_group, Criterion, Throughput};
 use dcc::cpu::conv2d::{
@@ -220,7 +224,12 @@ fn table(title: &str, layers: &[Layer]) -> f64 {
     for l in layers.iter().filter(|l| l.name.contains(filter.as_str())) {
         let g = &l.g;
         let mut b = bufs(g);
-        let reps = if g.flops() > 5e9 { 2 } else { 4 };
+        // More repetitions give a steadier minimum on a shared machine.
+        let scale: usize = std::env::var("CONV_REPS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        let reps = scale * if g.flops() > 5e9 { 2 } else { 4 };
         let compare = std::env::var_os("CONV_COMPARE").is_some();
         // Interleaves the micro-kernel and the sgemm path so both see the same load.
         let pair = |f: &mut dyn FnMut()| -> (f64, f64) {
