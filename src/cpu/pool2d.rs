@@ -180,6 +180,19 @@ fn forward_plane_s1(
         }
         // Interior output ox reads row[ox − p + kx]; ilo = p here.
         let (m, id) = (&mut m[ilo..ihi], &mut id[ilo..ihi]);
+        if k == 3 {
+            // One fused pass (the Inception pool): reads each row once.
+            let n = ihi - ilo;
+            let (a, b, c) = (&row[..n], &row[1..n + 1], &row[2..n + 2]);
+            for ((((m, id), &a), &b), &c) in m.iter_mut().zip(id.iter_mut()).zip(a).zip(b).zip(c) {
+                let (mut best, mut i) = (a, 0.0);
+                step(&mut best, &mut i, b, 1.0);
+                step(&mut best, &mut i, c, 2.0);
+                *m = best;
+                *id = i;
+            }
+            continue;
+        }
         m.copy_from_slice(&row[..ihi - ilo]);
         id.fill(0.0);
         for kx in 1..k {
@@ -193,6 +206,21 @@ fn forward_plane_s1(
     let mut idx = vec![0.0f32; wo];
     for oy in 0..ho {
         let (y0, ylo, yhi) = g.window(oy, g.h);
+        if k == 3 && ylo == 0 && yhi == 3 {
+            // Full window: one fused pass over the three row maxima.
+            let r = y0 as usize * wo;
+            let (m0, m1, m2) = (&hm[r..][..wo], &hm[r + wo..][..wo], &hm[r + 2 * wo..][..wo]);
+            let (c0, c1, c2) = (&hi[r..][..wo], &hi[r + wo..][..wo], &hi[r + 2 * wo..][..wo]);
+            let (yr, ar) = (&mut y[oy * wo..][..wo], &mut arg[oy * wo..][..wo]);
+            for x in 0..wo {
+                let (mut b, mut i) = (m0[x], c0[x]);
+                step(&mut b, &mut i, m1[x], 3.0 + c1[x]);
+                step(&mut b, &mut i, m2[x], 6.0 + c2[x]);
+                yr[x] = b;
+                ar[x] = i as u8;
+            }
+            continue;
+        }
         best.fill(f32::NEG_INFINITY);
         let r = (y0 + ylo as isize) as usize;
         for (i, &c) in idx.iter_mut().zip(&hi[r * wo..][..wo]) {
