@@ -14,9 +14,14 @@ const OB: usize = 8;
 
 /// Whether the direct kernel serves this forward: stride 1, rows wide enough to fill
 /// most of the 32 lanes, and I·kH·kW small enough that im2col would dominate (measured
-/// faster than the micro-kernel up to at least 432; equal at 864).
+/// faster than the micro-kernel up to at least 432; equal at 864). A 1×1 convolution
+/// only when its input has very few channels (sgemm reads wider ones better).
 pub(super) fn suits(g: &ConvGeom) -> bool {
-    g.p.stride == 1 && g.k() <= 512 && g.wo() >= 16 && g.kh * g.kw > 1 && available()
+    g.p.stride == 1
+        && g.k() <= 512
+        && g.wo() >= 16
+        && (g.kh * g.kw > 1 || g.k() <= 16)
+        && available()
 }
 
 /// Weights as [o-block][c][ky][kx][8], zero rows past O; `at(o, kk)` reads weight
