@@ -2,7 +2,7 @@
 //! replicate padding): forward, backward-input, backward-weight, backward-bias.
 //!
 //! Versions, each kept because it measured faster on its shapes:
-//! 1. tiled im2col + sgemm: output pixels are cut into tiles (rows of one image, or
+//! 1. `portable.rs`: tiled im2col + sgemm: output pixels are cut into tiles (rows of one image, or
 //!    several whole small images) whose im2col fits in L2; each tile is one GEMM with
 //!    `Par::Seq` inside a rayon loop over tiles. No whole-batch buffer is ever built.
 //! 2. 1×1 stride-1 unpadded convolutions skip im2col: the image itself is the GEMM operand.
@@ -10,8 +10,10 @@
 //!    directly in panel layout (forward, backward-input; backward-weight as dWᵀ with
 //!    im2col rows interleaved 8 at a time, for O ≥ 32). ~1.3–1.8× version 1.
 //! 4. backward-weight for small K: AVX-512 dot products over pixel rows, no packing.
-//! 5. `direct.rs`: direct forward for stride 1 and I·kH·kW ≤ 512 — no im2col at all;
-//!    2–3× version 3 on the first layers.
+//! 5. `direct.rs`: direct convolution for stride 1 and rows ≥ 16 wide, no im2col at all:
+//!    forward (I·kH·kW ≤ 512; 2–3× version 3 on the first layers), backward-input (a
+//!    direct conv of dy with flipped weights, the padded border folded back) and
+//!    backward-weight (3- or 5-wide kernels, O < 32).
 //!
 //! Versions 3–5 run when the CPU has AVX-512F; 1–2 are the portable fallback.
 //!
