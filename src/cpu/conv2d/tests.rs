@@ -118,6 +118,13 @@ fn conv2d_kernels_match_reference_on_tiled_shapes() {
     // Stride 2 and 1×1 with long pixel rows: backward-weight by dot products.
     check_against_reference([2, 3, 70, 64], [5, 3, 3, 3], zeros(2, 1), true);
     check_against_reference([2, 4, 30, 30], [6, 4, 1, 1], Conv2dParams::valid(), false);
+    // A non-square kernel.
+    let rep1 = Conv2dParams {
+        padding: 1,
+        ..Conv2dParams::same(3)
+    };
+    check_against_reference([2, 3, 12, 20], [5, 3, 3, 5], rep1, true);
+    check_against_reference([2, 3, 12, 20], [5, 3, 5, 3], rep1, false);
     // 1×1 on a two-channel image: direct forward and backward-input.
     check_against_reference([3, 2, 7, 37], [11, 2, 1, 1], Conv2dParams::valid(), true);
 }
