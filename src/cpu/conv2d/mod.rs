@@ -346,6 +346,15 @@ fn check_lens(g: &ConvGeom, x: usize, w: usize, y: usize) {
 /// y = conv(x, w) + b, overwriting `y` (N×O×Ho×Wo).
 pub fn conv2d_forward(g: &ConvGeom, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) {
     check_lens(g, x.len(), w.len(), y.len());
+    if g.c * g.h * g.w == 0 {
+        // No input values (zero channels, or an empty image inside zero padding): every
+        // output is its bias.
+        let hwo = g.ho() * g.wo();
+        for (i, plane) in y.chunks_mut(hwo.max(1)).enumerate() {
+            plane.fill(b.map_or(0.0, |b| b[i % g.o]));
+        }
+        return;
+    }
     if use_microkernel() && direct::suits(g) && g.n > 0 {
         return direct::forward(g, x, w, b, y);
     }

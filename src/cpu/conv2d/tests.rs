@@ -140,6 +140,22 @@ fn conv2d_sgemm_path_matches_reference_on_tiled_shapes() {
 }
 
 #[test]
+fn conv2d_without_input_values_outputs_the_bias() {
+    let p = Conv2dParams {
+        stride: 1,
+        padding: 1,
+        pad_mode: PadMode::Zeros,
+    };
+    let g = ConvGeom::new([2, 0, 20, 20], [3, 0, 3, 3], p).unwrap();
+    let mut y = vec![f32::NAN; 2 * 3 * 20 * 20];
+    conv2d_forward(&g, &[], &[], Some(&[1.0, 2.0, 3.0]), &mut y);
+    assert!(y
+        .chunks(400)
+        .enumerate()
+        .all(|(i, c)| c.iter().all(|&v| v == (i % 3 + 1) as f32)));
+}
+
+#[test]
 fn conv2d_large_padding_replicates_edges() {
     // Padding wider than the image: every padded pixel repeats an edge pixel.
     check_against_reference(
