@@ -69,21 +69,40 @@ pub(super) fn interleave(
     out: &mut [f32],
 ) {
     let out = &mut out[..len * width];
-    let mut done = 0;
-    if width == 8 && nrows == 8 && available() {
-        assert!(7 * ld + len <= src.len(), "interleave: source rows");
-        done = len / 16 * 16;
-        // SAFETY: AVX-512F is present; rows 0..8 hold `len` floats at stride `ld`
-        // (checked) and `out` holds len·8 floats.
+    // Groups of 8 full rows go through the vector transpose for whole 16-pixel blocks.
+    let vec_len = if available() && width.is_multiple_of(8) {
+        len / 16 * 16
+    } else {
+        0
+    };
+    let vector_rows = if vec_len > 0 { nrows / 8 * 8 } else { 0 };
+    for r0 in (0..vector_rows).step_by(8) {
+        assert!(
+            (r0 + 7) * ld + vec_len <= src.len(),
+            "interleave: source rows"
+        );
+        // SAFETY: AVX-512F is present; rows r0..r0+8 hold `vec_len` floats at stride
+        // `ld` (checked); `out` holds len·width floats and every store lands at
+        // p·width + r0 + (0..8) with p < vec_len ≤ len.
         #[cfg(target_arch = "x86_64")]
         unsafe {
-            interleave8(src.as_ptr(), ld, done, out.as_mut_ptr())
+            interleave8(
+                src[r0 * ld..].as_ptr(),
+                ld,
+                vec_len,
+                out[r0..].as_mut_ptr(),
+                width,
+            )
         };
     }
-    for r in (0..width).filter(|_| done < len) {
-        let d = out[done * width + r..].iter_mut().step_by(width);
+    for r in 0..width {
+        let start = if r < vector_rows { vec_len } else { 0 };
+        if start == len {
+            continue;
+        }
+        let d = out[start * width + r..].iter_mut().step_by(width);
         if r < nrows {
-            d.zip(&src[r * ld + done..r * ld + len])
+            d.zip(&src[r * ld + start..r * ld + len])
                 .for_each(|(d, &v)| *d = v);
         } else {
             d.for_each(|d| *d = 0.0);
@@ -91,12 +110,13 @@ pub(super) fn interleave(
     }
 }
 
-/// Transposes 8 rows × `len` (a multiple of 16) pixels into pixel-major order, 16
+/// Transposes 8 rows × `len` (a multiple of 16) pixels into pixel-major order (pixel p
+/// at `out + p·ostride`), 16
 /// pixels at a time: unpack and shuffle build, per 128-bit lane, rows 0–3 and 4–7 of
 /// each pixel, which are stored as two 4-float halves of that pixel's 8 floats.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn interleave8(src: *const f32, ld: usize, len: usize, out: *mut f32) {
+unsafe fn interleave8(src: *const f32, ld: usize, len: usize, out: *mut f32, ostride: usize) {
     use std::arch::x86_64::*;
     let mut p = 0;
     while p < len {
@@ -116,7 +136,7 @@ unsafe fn interleave8(src: *const f32, ld: usize, len: usize, out: *mut f32) {
             _mm512_shuffle_ps::<0x44>(b[2], b[3]),
             _mm512_shuffle_ps::<0xEE>(b[2], b[3]),
         ];
-        let o = out.add(p * 8);
+        let o = out.add(p * ostride);
         for q in 0..4 {
             let lanes_x = [
                 _mm512_extractf32x4_ps::<0>(x[q]),
@@ -132,8 +152,8 @@ unsafe fn interleave8(src: *const f32, ld: usize, len: usize, out: *mut f32) {
             ];
             for l in 0..4 {
                 let px = 4 * l + q;
-                _mm_storeu_ps(o.add(px * 8), lanes_x[l]);
-                _mm_storeu_ps(o.add(px * 8 + 4), lanes_y[l]);
+                _mm_storeu_ps(o.add(px * ostride), lanes_x[l]);
+                _mm_storeu_ps(o.add(px * ostride + 4), lanes_y[l]);
             }
         }
         p += 16;
@@ -378,7 +398,15 @@ mod tests {
 
     #[test]
     fn interleave_transposes_rows_into_pixel_major_panels() {
-        for (nrows, width, len) in [(8, 8, 48), (8, 8, 53), (5, 8, 20), (8, 8, 7), (30, 32, 17)] {
+        for (nrows, width, len) in [
+            (8, 8, 48),
+            (8, 8, 53),
+            (5, 8, 20),
+            (8, 8, 7),
+            (30, 32, 17),
+            (32, 32, 40),
+            (21, 32, 35),
+        ] {
             let ld = len + 3;
             let src: Vec<f32> = (0..nrows * ld).map(|i| i as f32).collect();
             let mut out = vec![f32::NAN; len * width];
