@@ -17,8 +17,13 @@ const OB: usize = 8;
 /// faster than the micro-kernel up to at least 432; equal at 864). A 1×1 convolution
 /// only when its input has very few channels (sgemm reads wider ones better).
 pub(super) fn suits(g: &ConvGeom) -> bool {
+    suits_up_to(g, 512)
+}
+
+/// `suits` with a chosen bound on I·kH·kW.
+fn suits_up_to(g: &ConvGeom, max_k: usize) -> bool {
     g.p.stride == 1
-        && g.k() <= 512
+        && g.k() <= max_k
         && g.wo() >= 16
         && (g.kh * g.kw > 1 || g.k() <= 16)
         && available()
@@ -119,7 +124,9 @@ fn transposed(g: &ConvGeom) -> ConvGeom {
 /// Whether `backward_input` serves this geometry (stride 1, square kernel, padding
 /// below the kernel size, and the transposed convolution `suits`).
 pub(super) fn suits_backward_input(g: &ConvGeom) -> bool {
-    g.p.stride == 1 && g.kh == g.kw && g.p.padding < g.kh && suits(&transposed(g))
+    // Measured: the alternative (micro-kernel + col2im) pays for its scatter, so the
+    // direct path wins up to a larger depth than in forward (O·k² = 800 still 1.35×).
+    g.p.stride == 1 && g.kh == g.kw && g.p.padding < g.kh && suits_up_to(&transposed(g), 1024)
 }
 
 /// dx for a geometry that `suits_backward_input`: the gradient of the padded input by
