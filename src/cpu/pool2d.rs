@@ -92,27 +92,9 @@ fn better(v: f32, best: f32) -> bool {
     v > best || v.is_nan()
 }
 
-fn forward_plane(g: &PoolGeom, x: &[f32], y: &mut [f32], arg: &mut [u8]) {
+/// One plane, any window: scans every window in row-major order.
+fn forward_plane_generic(g: &PoolGeom, x: &[f32], y: &mut [f32], arg: &mut [u8]) {
     let (ho, wo, w) = (g.ho(), g.wo(), g.w);
-    if g.k == 2 && g.s == 2 && g.p == 0 {
-        for oy in 0..ho {
-            let r0 = &x[2 * oy * w..][..w];
-            let r1 = &x[(2 * oy + 1) * w..][..w];
-            for ox in 0..wo {
-                let cand = [r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]];
-                let (mut best, mut bi) = (cand[0], 0u8);
-                for (i, &v) in cand.iter().enumerate().skip(1) {
-                    if better(v, best) {
-                        best = v;
-                        bi = i as u8;
-                    }
-                }
-                y[oy * wo + ox] = best;
-                arg[oy * wo + ox] = bi;
-            }
-        }
-        return;
-    }
     for oy in 0..ho {
         let (y0, ylo, yhi) = g.window(oy, g.h);
         for ox in 0..wo {
@@ -135,6 +117,129 @@ fn forward_plane(g: &PoolGeom, x: &[f32], y: &mut [f32], arg: &mut [u8]) {
     }
 }
 
+/// One plane, 2×2 stride 2 without padding (every window inside the image).
+fn forward_plane_2x2(g: &PoolGeom, x: &[f32], y: &mut [f32], arg: &mut [u8]) {
+    let (ho, wo, w) = (g.ho(), g.wo(), g.w);
+    for oy in 0..ho {
+        let r0 = &x[2 * oy * w..][..w];
+        let r1 = &x[(2 * oy + 1) * w..][..w];
+        let (yr, ar) = (&mut y[oy * wo..][..wo], &mut arg[oy * wo..][..wo]);
+        for ox in 0..wo {
+            let cand = [r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]];
+            let (mut best, mut bi) = (cand[0], 0u8);
+            for (i, &v) in cand.iter().enumerate().skip(1) {
+                if better(v, best) {
+                    best = v;
+                    bi = i as u8;
+                }
+            }
+            yr[ox] = best;
+            ar[ox] = bi;
+        }
+    }
+}
+
+/// Running (max, argmax) update written without branches so loops over pixels
+/// vectorise; same rule as `better`.
+#[inline(always)]
+fn step(best: &mut f32, idx: &mut f32, v: f32, i: f32) {
+    let t = v > *best || v.is_nan();
+    *best = if t { v } else { *best };
+    *idx = if t { i } else { *idx };
+}
+
+/// One plane, stride 1: a row pass (max over kx, first max) then a column pass over
+/// the row maxima (first row wins ties), which is the row-major first maximum. `hm`
+/// and `hi` hold H×Wo row maxima and their kx.
+fn forward_plane_s1(
+    g: &PoolGeom,
+    x: &[f32],
+    y: &mut [f32],
+    arg: &mut [u8],
+    hm: &mut [f32],
+    hi: &mut [f32],
+) {
+    let (ho, wo, w, k, p) = (g.ho(), g.wo(), g.w, g.k, g.p);
+    // Outputs whose window lies inside the row: ox in p..p + w + 1 - k.
+    let ilo = p.min(wo);
+    let ihi = (p + (w + 1).saturating_sub(k)).clamp(ilo, wo);
+    for r in 0..g.h {
+        let row = &x[r * w..][..w];
+        let (m, id) = (&mut hm[r * wo..][..wo], &mut hi[r * wo..][..wo]);
+        for ox in (0..ilo).chain(ihi..wo) {
+            let (x0, xlo, xhi) = g.window(ox, w);
+            let (mut b, mut i) = (f32::NEG_INFINITY, xlo as f32);
+            for kx in xlo..xhi {
+                step(&mut b, &mut i, row[(x0 + kx as isize) as usize], kx as f32);
+            }
+            m[ox] = b;
+            id[ox] = i;
+        }
+        if ihi == ilo {
+            continue;
+        }
+        // Interior output ox reads row[ox − p + kx]; ilo = p here.
+        let (m, id) = (&mut m[ilo..ihi], &mut id[ilo..ihi]);
+        if k == 3 {
+            // One fused pass (the Inception pool): reads each row once.
+            let n = ihi - ilo;
+            let (a, b, c) = (&row[..n], &row[1..n + 1], &row[2..n + 2]);
+            for ((((m, id), &a), &b), &c) in m.iter_mut().zip(id.iter_mut()).zip(a).zip(b).zip(c) {
+                let (mut best, mut i) = (a, 0.0);
+                step(&mut best, &mut i, b, 1.0);
+                step(&mut best, &mut i, c, 2.0);
+                *m = best;
+                *id = i;
+            }
+            continue;
+        }
+        m.copy_from_slice(&row[..ihi - ilo]);
+        id.fill(0.0);
+        for kx in 1..k {
+            let src = &row[kx..kx + ihi - ilo];
+            for ((b, i), &v) in m.iter_mut().zip(id.iter_mut()).zip(src) {
+                step(b, i, v, kx as f32);
+            }
+        }
+    }
+    let mut best = vec![0.0f32; wo];
+    let mut idx = vec![0.0f32; wo];
+    for oy in 0..ho {
+        let (y0, ylo, yhi) = g.window(oy, g.h);
+        if k == 3 && ylo == 0 && yhi == 3 {
+            // Full window: one fused pass over the three row maxima.
+            let r = y0 as usize * wo;
+            let (m0, m1, m2) = (&hm[r..][..wo], &hm[r + wo..][..wo], &hm[r + 2 * wo..][..wo]);
+            let (c0, c1, c2) = (&hi[r..][..wo], &hi[r + wo..][..wo], &hi[r + 2 * wo..][..wo]);
+            let (yr, ar) = (&mut y[oy * wo..][..wo], &mut arg[oy * wo..][..wo]);
+            for x in 0..wo {
+                let (mut b, mut i) = (m0[x], c0[x]);
+                step(&mut b, &mut i, m1[x], 3.0 + c1[x]);
+                step(&mut b, &mut i, m2[x], 6.0 + c2[x]);
+                yr[x] = b;
+                ar[x] = i as u8;
+            }
+            continue;
+        }
+        best.fill(f32::NEG_INFINITY);
+        let r = (y0 + ylo as isize) as usize;
+        for (i, &c) in idx.iter_mut().zip(&hi[r * wo..][..wo]) {
+            *i = (ylo * k) as f32 + c;
+        }
+        for ky in ylo..yhi {
+            let r = (y0 + ky as isize) as usize;
+            let (m, c) = (&hm[r * wo..][..wo], &hi[r * wo..][..wo]);
+            for (((b, i), &v), &c) in best.iter_mut().zip(idx.iter_mut()).zip(m).zip(c) {
+                step(b, i, v, (ky * k) as f32 + c);
+            }
+        }
+        y[oy * wo..][..wo].copy_from_slice(&best);
+        for (a, &i) in arg[oy * wo..][..wo].iter_mut().zip(&idx) {
+            *a = i as u8;
+        }
+    }
+}
+
 /// y = maxpool(x) overwriting `y`; `arg` receives each window's argmax offset.
 pub fn max_pool_forward(g: &PoolGeom, x: &[f32], y: &mut [f32], arg: &mut [u8]) {
     let (hw, hwo) = (g.h * g.w, g.ho() * g.wo());
@@ -148,8 +253,20 @@ pub fn max_pool_forward(g: &PoolGeom, x: &[f32], y: &mut [f32], arg: &mut [u8]) 
     x.par_chunks(pp * hw)
         .zip(y.par_chunks_mut(pp * hwo).zip(arg.par_chunks_mut(pp * hwo)))
         .for_each(|(x, (y, a))| {
+            let s1 = g.s == 1;
+            let (mut hm, mut hi) = if s1 {
+                (vec![0.0; g.h * g.wo()], vec![0.0; g.h * g.wo()])
+            } else {
+                (Vec::new(), Vec::new())
+            };
             for ((x, y), a) in x.chunks(hw).zip(y.chunks_mut(hwo)).zip(a.chunks_mut(hwo)) {
-                forward_plane(g, x, y, a);
+                if g.k == 2 && g.s == 2 && g.p == 0 {
+                    forward_plane_2x2(g, x, y, a);
+                } else if s1 {
+                    forward_plane_s1(g, x, y, a, &mut hm, &mut hi);
+                } else {
+                    forward_plane_generic(g, x, y, a);
+                }
             }
         });
 }
@@ -172,17 +289,22 @@ pub fn max_pool_backward(g: &PoolGeom, dy: &[f32], arg: &[u8], dx: &mut [f32]) {
         return;
     }
     let pp = g.planes_per_task();
+    // Input offset of each window position, relative to the window's top-left corner.
+    let offsets: Vec<isize> = (0..g.k * g.k)
+        .map(|i| ((i / g.k) * g.w + i % g.k) as isize)
+        .collect();
     dx.par_chunks_mut(pp * hw)
         .zip(dy.par_chunks(pp * hwo).zip(arg.par_chunks(pp * hwo)))
         .for_each(|(dx, (dy, a))| {
             for ((dx, dy), a) in dx.chunks_mut(hw).zip(dy.chunks(hwo)).zip(a.chunks(hwo)) {
                 dx.fill(0.0);
-                for (i, (&d, &off)) in dy.iter().zip(a).enumerate() {
-                    let (oy, ox) = (i / wo, i % wo);
-                    let (ky, kx) = (off as usize / g.k, off as usize % g.k);
-                    let iy = oy * g.s + ky - g.p;
-                    let ix = ox * g.s + kx - g.p;
-                    dx[iy * g.w + ix] += d;
+                for (oy, (dy, a)) in dy.chunks(wo).zip(a.chunks(wo)).enumerate() {
+                    // Window (0, 0) of this output row sits at input (oy·s − p, −p).
+                    let base = (oy * g.s * g.w) as isize - (g.p * g.w + g.p) as isize;
+                    for (ox, (&d, &off)) in dy.iter().zip(a).enumerate() {
+                        let off = offsets[off as usize];
+                        dx[(base + (ox * g.s) as isize + off) as usize] += d;
+                    }
                 }
             }
         });
@@ -210,4 +332,33 @@ pub fn max_pool_reference(g: &PoolGeom, x: &[f64]) -> Vec<f64> {
         }
     }
     y
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::seed_values;
+
+    #[test]
+    fn stride_one_path_picks_the_same_argmax_as_the_window_scan_under_ties() {
+        for (k, p) in [(1, 0), (2, 1), (3, 1), (3, 0), (5, 2), (4, 1)] {
+            for (h, w) in [(1, 1), (2, 3), (7, 9), (6, 4)] {
+                let Ok(g) = PoolGeom::new([1, 1, h, w], k, 1, p) else {
+                    continue;
+                };
+                // Three distinct values: many ties in every window.
+                let x: Vec<f32> = seed_values(h * w, (k * 31 + h) as u64)
+                    .iter()
+                    .map(|v| (v * 1.5).round())
+                    .collect();
+                let n = g.ho() * g.wo();
+                let (mut y1, mut a1, mut y2, mut a2) =
+                    (vec![0.0; n], vec![0; n], vec![0.0; n], vec![0; n]);
+                let (mut hm, mut hi) = (vec![0.0; h * g.wo()], vec![0.0; h * g.wo()]);
+                forward_plane_s1(&g, &x, &mut y1, &mut a1, &mut hm, &mut hi);
+                forward_plane_generic(&g, &x, &mut y2, &mut a2);
+                assert_eq!((y1, a1), (y2, a2), "k {k} p {p} {h}×{w}");
+            }
+        }
+    }
 }

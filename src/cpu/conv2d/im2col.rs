@@ -2,6 +2,7 @@
 //! padding. Row `(c·kH + ky)·kW + kx` of the tile matrix holds input channel `c` shifted
 //! by `(ky, kx)` at every output pixel of the tile, images side by side.
 
+use super::microkernel::pack_b_row;
 use super::{ConvGeom, PadMode, Tile};
 
 /// The first output index whose source `ox·s + off` is ≥ 0, and the first whose source
@@ -76,30 +77,61 @@ fn add_row(dst: &mut [f32], src: &[f32], s: usize, off: isize, mode: PadMode) {
     }
 }
 
-/// Writes the K×P im2col matrix of tile `t` of input `x` (N×C×H×W) into `cols`.
-pub(super) fn im2col_tile(g: &ConvGeom, x: &[f32], t: &Tile, cols: &mut [f32]) {
+/// Writes row `(c, ky, kx)` of the im2col matrix of tile `t` (its `pt` pixels) into `dst`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn im2col_row(
+    g: &ConvGeom,
+    x: &[f32],
+    t: &Tile,
+    c: usize,
+    ky: usize,
+    kx: usize,
+    dst: &mut [f32],
+) {
     let wo = g.wo();
-    let pt = t.pixels(wo);
     let seg = (t.r1 - t.r0) * wo;
     let hw = g.h * g.w;
+    let off = kx as isize - g.p.padding as isize;
     for n in t.n0..t.n1 {
-        for c in 0..g.c {
-            let plane = &x[(n * g.c + c) * hw..][..hw];
-            for ky in 0..g.kh {
-                for kx in 0..g.kw {
-                    let row = ((c * g.kh + ky) * g.kw + kx) * pt + (n - t.n0) * seg;
-                    let off = kx as isize - g.p.padding as isize;
-                    for oy in t.r0..t.r1 {
-                        let dst = &mut cols[row + (oy - t.r0) * wo..][..wo];
-                        match source_row(g, oy, ky) {
-                            Some(iy) => {
-                                let src = &plane[iy * g.w..][..g.w];
-                                fill_row(dst, src, g.p.stride, off, g.p.pad_mode);
-                            }
-                            None => dst.fill(0.0),
-                        }
-                    }
-                }
+        let plane = &x[(n * g.c + c) * hw..][..hw];
+        for oy in t.r0..t.r1 {
+            let d = &mut dst[(n - t.n0) * seg + (oy - t.r0) * wo..][..wo];
+            match source_row(g, oy, ky) {
+                Some(iy) => fill_row(d, &plane[iy * g.w..][..g.w], g.p.stride, off, g.p.pad_mode),
+                None => d.fill(0.0),
+            }
+        }
+    }
+}
+
+/// Writes the K×P im2col matrix of tile `t` of input `x` (N×C×H×W) into `cols`.
+pub(super) fn im2col_tile(g: &ConvGeom, x: &[f32], t: &Tile, cols: &mut [f32]) {
+    let pt = t.pixels(g.wo());
+    for c in 0..g.c {
+        for ky in 0..g.kh {
+            for kx in 0..g.kw {
+                let kk = (c * g.kh + ky) * g.kw + kx;
+                im2col_row(g, x, t, c, ky, kx, &mut cols[kk * pt..][..pt]);
+            }
+        }
+    }
+}
+
+/// Writes the im2col matrix of tile `t` straight into the micro-kernel's NR-column
+/// panels; `row` is scratch of the tile's pixel count.
+pub(super) fn im2col_tile_packed(
+    g: &ConvGeom,
+    x: &[f32],
+    t: &Tile,
+    row: &mut [f32],
+    packed: &mut [f32],
+) {
+    for c in 0..g.c {
+        for ky in 0..g.kh {
+            for kx in 0..g.kw {
+                let kk = (c * g.kh + ky) * g.kw + kx;
+                im2col_row(g, x, t, c, ky, kx, row);
+                pack_b_row(row, kk, g.k(), packed);
             }
         }
     }
@@ -127,6 +159,29 @@ pub(super) fn col2im_tile(g: &ConvGeom, dcols: &[f32], t: &Tile, base: usize, dx
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// Writes image `x_img` (C×H×W) with its padding into `out` (C×(H+2p)×(W+2p)).
+pub(super) fn pad_image(g: &ConvGeom, x_img: &[f32], out: &mut [f32]) {
+    let (p, hw) = (g.p.padding, g.h * g.w);
+    let (hp, wp) = (g.h + 2 * p, g.w + 2 * p);
+    for c in 0..g.c {
+        let plane = &x_img[c * hw..][..hw];
+        for r in 0..hp {
+            let dst = &mut out[(c * hp + r) * wp..][..wp];
+            // Padded row r is output row r of a 1-row kernel at stride 1.
+            match source_row(g, r, 0) {
+                Some(iy) => fill_row(
+                    dst,
+                    &plane[iy * g.w..][..g.w],
+                    1,
+                    -(p as isize),
+                    g.p.pad_mode,
+                ),
+                None => dst.fill(0.0),
             }
         }
     }

@@ -2,25 +2,60 @@
 //! replicate padding): forward, backward-input, backward-weight, backward-bias.
 //!
 //! Versions, each kept because it measured faster on its shapes:
-//! 1. tiled im2col + sgemm: output pixels are cut into tiles (rows of one image, or
+//! 1. `portable.rs`: tiled im2col + sgemm: output pixels are cut into tiles (rows of one image, or
 //!    several whole small images) whose im2col fits in L2; each tile is one GEMM with
 //!    `Par::Seq` inside a rayon loop over tiles. No whole-batch buffer is ever built.
 //! 2. 1×1 stride-1 unpadded convolutions skip im2col: the image itself is the GEMM operand.
+//! 3. `microkernel.rs`: an AVX-512 8×32 register tile whose right operand im2col writes
+//!    directly in panel layout (forward, backward-input; backward-weight as dWᵀ with
+//!    im2col rows interleaved 8 at a time, for O ≥ 32). ~1.3–1.8× version 1.
+//! 4. backward-weight for small K: AVX-512 dot products over pixel rows, no packing.
+//! 5. `direct.rs`: direct convolution for stride 1 and rows ≥ 16 wide, no im2col at all:
+//!    forward (I·kH·kW ≤ 512; 2–3× version 3 on the first layers), backward-input (a
+//!    direct conv of dy with flipped weights, the padded border folded back) and
+//!    backward-weight (3- or 5-wide kernels, O < 32).
+//!
+//! Versions 3–5 run when the CPU has AVX-512F; 1–2 are the portable fallback.
 //!
 //! Backward-weight sums per-chunk partials over fixed batch chunks in a fixed order, so
 //! its result does not depend on the thread count. The naive f64 reference lives in
 //! `reference.rs`, used only by tests.
 
+mod direct;
 mod im2col;
+mod microkernel;
+mod packed;
+mod portable;
 pub mod reference;
 #[cfg(test)]
 mod tests;
 
-use crate::cpu::gemm::{sgemm, Operand, Par};
+use crate::cpu::gemm::Operand;
 use anyhow::{bail, Result};
-use im2col::{col2im_tile, im2col_tile};
+use microkernel::NR;
 use rayon::prelude::*;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+
+thread_local! {
+    static MICROKERNEL_OFF: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Turns the AVX-512 kernels (micro-kernel and direct) off, or back on, for calls made
+/// from this thread, so tests and benchmarks can run and compare the portable sgemm path.
+pub fn disable_microkernel(off: bool) {
+    MICROKERNEL_OFF.with(|c| c.set(off));
+}
+
+fn use_microkernel() -> bool {
+    !MICROKERNEL_OFF.with(|c| c.get()) && microkernel::available()
+}
+
+/// Whether forward and backward-input take the micro-kernel. A 1×1 convolution with few
+/// output channels is bound by reading its input, which sgemm reads in place while the
+/// micro-kernel first copies it into panels (measured: sgemm faster below ~48).
+fn packed_gemm_pays(g: &ConvGeom) -> bool {
+    use_microkernel() && !(g.is_pointwise() && g.o < 48)
+}
 
 /// How the border is extended when padding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -184,9 +219,11 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(g: &ConvGeom) -> Plan {
+    /// `copy_pointwise`: a 1×1 convolution still copies its operand (the micro-kernel
+    /// path packs it), so it tiles like any other.
+    fn new(g: &ConvGeom, copy_pointwise: bool) -> Plan {
         let (ho, wo) = (g.ho(), g.wo());
-        if g.is_pointwise() {
+        if g.is_pointwise() && !copy_pointwise {
             return Plan { imgs: 1, rows: ho };
         }
         let budget = (TILE_FLOATS / g.k().max(1)).max(wo);
@@ -309,147 +346,67 @@ fn check_lens(g: &ConvGeom, x: usize, w: usize, y: usize) {
 /// y = conv(x, w) + b, overwriting `y` (N×O×Ho×Wo).
 pub fn conv2d_forward(g: &ConvGeom, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) {
     check_lens(g, x.len(), w.len(), y.len());
-    let plan = Plan::new(g);
-    let (k, wo, hw) = (g.k(), g.wo(), g.h * g.w);
-    let yp = SendPtr(y.as_mut_ptr());
-    plan.tiles(g, 0, g.n).par_iter().for_each(|t| {
-        let pt = t.pixels(wo);
-        let cols_len = if g.is_pointwise() { 0 } else { k * pt };
-        with_scratch(cols_len + g.o * pt, |buf| {
-            let (cols, out) = buf.split_at_mut(cols_len);
-            let bop = if g.is_pointwise() {
-                Operand {
-                    data: &x[t.n0 * g.c * hw + t.r0 * g.w..],
-                    trans: false,
-                    ld: hw,
-                }
-            } else {
-                im2col_tile(g, x, t, cols);
-                Operand::new(cols, pt)
-            };
-            if let Some(b) = b {
-                for (o, &bo) in b.iter().enumerate() {
-                    out[o * pt..(o + 1) * pt].fill(bo);
-                }
-            }
-            sgemm(
-                g.o,
-                pt,
-                k,
-                Operand::new(w, k),
-                bop,
-                out,
-                pt,
-                b.is_some(),
-                Par::Seq,
-            );
-            // SAFETY: tiles partition the output pixels; yp covers all of y.
-            unsafe { scatter_tile(g, t, out, yp) };
-        });
-    });
+    if g.c * g.h * g.w == 0 {
+        // No input values (zero channels, or an empty image inside zero padding): every
+        // output is its bias.
+        let hwo = g.ho() * g.wo();
+        for (i, plane) in y.chunks_mut(hwo.max(1)).enumerate() {
+            plane.fill(b.map_or(0.0, |b| b[i % g.o]));
+        }
+        return;
+    }
+    if use_microkernel() && direct::suits(g) && g.n > 0 {
+        return direct::forward(g, x, w, b, y);
+    }
+    if packed_gemm_pays(g) && g.k() > 0 {
+        return packed::forward(g, x, w, b, y);
+    }
+    portable::forward(g, x, w, b, y)
 }
 
 /// dx = ∂(Σ dy ⊙ conv(x, w))/∂x, overwriting `dx` (N×C×H×W).
 pub fn conv2d_backward_input(g: &ConvGeom, w: &[f32], dy: &[f32], dx: &mut [f32]) {
     check_lens(g, dx.len(), w.len(), dy.len());
-    let plan = Plan::new(g);
-    let (k, wo, chw) = (g.k(), g.wo(), g.c * g.h * g.w);
-    if chw == 0 {
-        return;
+    if use_microkernel() && direct::suits_backward_input(g) && g.c * g.h * g.w > 0 {
+        return direct::backward_input(g, w, dy, dx);
     }
-    // Tiles of one image overlap in dx (kernel halo), so one task owns whole images.
-    dx.par_chunks_mut(plan.imgs * chw)
-        .enumerate()
-        .for_each(|(i, dxg)| {
-            let n0 = i * plan.imgs;
-            dxg.fill(0.0);
-            for t in plan.tiles(g, n0, n0 + dxg.len() / chw) {
-                let pt = t.pixels(wo);
-                if g.is_pointwise() {
-                    let hw = g.h * g.w;
-                    let dyop = Operand {
-                        data: &dy[t.n0 * g.o * hw + t.r0 * g.w..],
-                        trans: false,
-                        ld: hw,
-                    };
-                    let d = &mut dxg[(t.n0 - n0) * chw + t.r0 * g.w..];
-                    sgemm(g.c, pt, g.o, Operand::t(w, k), dyop, d, hw, false, Par::Seq);
-                    continue;
-                }
-                let gather = if t.n1 - t.n0 > 1 { g.o * pt } else { 0 };
-                with_scratch(k * pt + gather, |buf| {
-                    let (dcols, dyb) = buf.split_at_mut(k * pt);
-                    let dyop = dy_operand(g, &t, dy, dyb);
-                    sgemm(
-                        k,
-                        pt,
-                        g.o,
-                        Operand::t(w, k),
-                        dyop,
-                        dcols,
-                        pt,
-                        false,
-                        Par::Seq,
-                    );
-                    col2im_tile(g, dcols, &t, n0, dxg);
-                });
-            }
-        });
+    if packed_gemm_pays(g) && g.c * g.h * g.w > 0 {
+        return packed::backward_input(g, w, dy, dx);
+    }
+    portable::backward_input(g, w, dy, dx)
+}
+
+/// Images per backward-weight chunk: fixed by the shapes alone.
+fn weight_chunk(g: &ConvGeom, plan: &Plan) -> usize {
+    g.n.div_ceil(WEIGHT_CHUNKS).div_ceil(plan.imgs).max(1) * plan.imgs
+}
+
+/// Images per backward-weight chunk when work is per image.
+fn weight_chunk_images(g: &ConvGeom) -> usize {
+    g.n.div_ceil(WEIGHT_CHUNKS).max(1)
+}
+
+/// Sums per-chunk partials in chunk order into `dw`.
+fn reduce_partials(partials: &[Vec<f32>], dw: &mut [f32]) {
+    dw.fill(0.0);
+    for p in partials {
+        dw.iter_mut().zip(p).for_each(|(d, s)| *d += *s);
+    }
 }
 
 /// dw = ∂(Σ dy ⊙ conv(x, w))/∂w, overwriting `dw` (O×C×kH×kW). Bit-identical for any
 /// thread count.
 pub fn conv2d_backward_weight(g: &ConvGeom, x: &[f32], dy: &[f32], dw: &mut [f32]) {
     check_lens(g, x.len(), dw.len(), dy.len());
-    let plan = Plan::new(g);
-    let (k, wo, hw) = (g.k(), g.wo(), g.h * g.w);
-    let chunk = g.n.div_ceil(WEIGHT_CHUNKS).div_ceil(plan.imgs).max(1) * plan.imgs;
-    let starts: Vec<usize> = (0..g.n).step_by(chunk).collect();
-    let partials: Vec<Vec<f32>> = starts
-        .par_iter()
-        .map(|&n0| {
-            let mut acc = vec![0.0f32; g.o * k];
-            for t in plan.tiles(g, n0, (n0 + chunk).min(g.n)) {
-                let pt = t.pixels(wo);
-                if g.is_pointwise() {
-                    let dyop = Operand {
-                        data: &dy[t.n0 * g.o * hw + t.r0 * g.w..],
-                        trans: false,
-                        ld: hw,
-                    };
-                    let xop = Operand {
-                        data: &x[t.n0 * g.c * hw + t.r0 * g.w..],
-                        trans: true,
-                        ld: hw,
-                    };
-                    sgemm(g.o, k, pt, dyop, xop, &mut acc, k, true, Par::Seq);
-                    continue;
-                }
-                let gather = if t.n1 - t.n0 > 1 { g.o * pt } else { 0 };
-                with_scratch(k * pt + gather, |buf| {
-                    let (cols, dyb) = buf.split_at_mut(k * pt);
-                    im2col_tile(g, x, &t, cols);
-                    let dyop = dy_operand(g, &t, dy, dyb);
-                    sgemm(
-                        g.o,
-                        k,
-                        pt,
-                        dyop,
-                        Operand::t(cols, pt),
-                        &mut acc,
-                        k,
-                        true,
-                        Par::Seq,
-                    );
-                });
-            }
-            acc
-        })
-        .collect();
-    dw.fill(0.0);
-    for p in &partials {
-        dw.iter_mut().zip(p).for_each(|(d, s)| *d += *s);
+    // Measured: wins once O fills a whole NR panel; 1×1 convolutions (nothing to
+    // im2col, so the interleave is pure overhead) do better on sgemm.
+    if use_microkernel() && g.o < NR && direct::suits_backward_weight(g) && g.n > 0 {
+        return direct::backward_weight(g, x, dy, dw);
     }
+    if use_microkernel() && g.o >= NR && !g.is_pointwise() && g.n > 0 {
+        return packed::backward_weight(g, x, dy, dw);
+    }
+    portable::backward_weight(g, x, dy, dw)
 }
 
 /// db[o] = Σ over images and pixels of dy[n, o], overwriting `db`. Bit-identical for
