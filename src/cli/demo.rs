@@ -23,8 +23,10 @@ pub struct Args {
     /// Images per batch.
     #[arg(long, default_value_t = 60)]
     pub batch: usize,
-    /// The domain-shifted set (any `dcc simulate --list` name).
-    #[arg(long, default_value = "shift-code")]
+    /// The domain-shifted set (any `dcc simulate --list` name): by default CDM observed
+    /// with weak-lensing noise (30 galaxies/arcmin²), which the network would otherwise
+    /// read as a large σ/m.
+    #[arg(long, default_value = "shift-lensing-30")]
     pub shifted: String,
     /// Master seed.
     #[arg(long, default_value_t = 0)]

@@ -138,9 +138,12 @@ fn checks(inf: &Inference, det: &Details) -> Result<(Vec<Check>, f64, f64)> {
     let rest = |v: &[f32]| -> Vec<Vec<f64>> { v.chunks(dim).map(|r| r[1..].iter().map(|&x| x as f64).collect()).collect() };
     let known_classes: Vec<Vec<Vec<f64>>> =
         det.info.classes.iter().zip(&det.class_latents).filter(|(c, _)| c.known).map(|(_, z)| rest(z)).collect();
-    let in_rows: Vec<Vec<f64>> = in_sets.iter().flat_map(|&i| rest(&det.latents[i])).collect();
-    let conf_in = subset_confidences(&in_rows, &known_classes, 20, 60, 1)?;
-    let conf_sh = subset_confidences(&rest(&det.latents[sh]), &known_classes, 20, 60, 2)?;
+    // Subsets are drawn within one set each: a mixture of sets has no single cluster.
+    let mut conf_in = Vec::new();
+    for (j, &i) in in_sets.iter().enumerate() {
+        conf_in.extend(subset_confidences(&rest(&det.latents[i]), &known_classes, 20, 20, 1 + j as u64)?);
+    }
+    let conf_sh = subset_confidences(&rest(&det.latents[sh]), &known_classes, 20, 60, 99)?;
     let conf_auc = auroc(&conf_in, &conf_sh);
     Ok((out, conf_auc, knn_auc))
 }
