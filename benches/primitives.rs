@@ -18,7 +18,11 @@ fn primitives(c: &mut Criterion) {
         g.bench_function(format!("{} fwd", case.name), |b| {
             b.iter(|| {
                 let mut tape = Tape::new(&pool);
-                let v: Vec<Var> = case.inputs.iter().map(|t| tape.constant(t.clone())).collect();
+                let v: Vec<Var> = case
+                    .inputs
+                    .iter()
+                    .map(|t| tape.constant(t.clone()))
+                    .collect();
                 (case.build)(&mut tape, &v).expect("benchmark case runs")
             })
         });

@@ -33,19 +33,38 @@ pub fn best_of(reps: usize, mut f: impl FnMut()) -> f64 {
 /// Best sgemm GFLOP/s at 1024³ on one thread and on the whole pool.
 pub fn gemm_ceiling() -> (f64, f64) {
     let n = 1024;
-    let a: Vec<f32> = (0..n * n).map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.1).collect();
-    let b: Vec<f32> = (0..n * n).map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.1).collect();
+    let a: Vec<f32> = (0..n * n)
+        .map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.1)
+        .collect();
+    let b: Vec<f32> = (0..n * n)
+        .map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.1)
+        .collect();
     let mut c = vec![0.0f32; n * n];
     let flops = 2.0 * (n * n * n) as f64;
     let mut run = |par| {
-        let t = best_of(5, || sgemm(n, n, n, Operand::new(&a, n), Operand::new(&b, n), &mut c, n, false, par));
+        let t = best_of(5, || {
+            sgemm(
+                n,
+                n,
+                n,
+                Operand::new(&a, n),
+                Operand::new(&b, n),
+                &mut c,
+                n,
+                false,
+                par,
+            )
+        });
         flops / t / 1e9
     };
     let one = run(Par::Seq);
     let all = run(Par::All);
     // Checked so the timing cannot come from a kernel that skipped work.
     let want: f64 = (0..n).map(|p| a[p] as f64 * b[p * n] as f64).sum();
-    assert!((c[0] as f64 - want).abs() < 1e-2 * want.abs().max(1.0), "sgemm result wrong");
+    assert!(
+        (c[0] as f64 - want).abs() < 1e-2 * want.abs().max(1.0),
+        "sgemm result wrong"
+    );
     (one, all)
 }
 
@@ -71,17 +90,35 @@ pub struct Case {
     pub build: BuildFn,
 }
 
-fn conv_case(rng: &mut ChaCha8Rng, n: usize, i: usize, o: usize, hw: usize, k: usize, same: bool) -> Case {
-    let p = if same { ops::conv2d::Conv2dParams::same(k) } else { ops::conv2d::Conv2dParams::valid() };
+fn conv_case(
+    rng: &mut ChaCha8Rng,
+    n: usize,
+    i: usize,
+    o: usize,
+    hw: usize,
+    k: usize,
+    same: bool,
+) -> Case {
+    let p = if same {
+        ops::conv2d::Conv2dParams::same(k)
+    } else {
+        ops::conv2d::Conv2dParams::valid()
+    };
     let ho = if same { hw } else { hw - k + 1 };
     Case {
-        name: format!("conv{k}x{k} {i}→{o} @{hw}{}", if same { " same" } else { "" }),
+        name: format!(
+            "conv{k}x{k} {i}→{o} @{hw}{}",
+            if same { " same" } else { "" }
+        ),
         flops: 2.0 * (n * o * ho * ho * i * k * k) as f64,
-        inputs: vec![random_tensor(rng, &[n, i, hw, hw]), random_tensor(rng, &[o, i, k, k]), random_tensor(rng, &[o])],
+        inputs: vec![
+            random_tensor(rng, &[n, i, hw, hw]),
+            random_tensor(rng, &[o, i, k, k]),
+            random_tensor(rng, &[o]),
+        ],
         build: Box::new(move |t, v| ops::conv2d::conv2d(t, v[0], v[1], Some(v[2]), p)),
     }
 }
-
 
 /// The primitives at the shapes of the two networks, batch `n`.
 pub fn primitive_cases(n: usize) -> Vec<Case> {
@@ -101,7 +138,11 @@ pub fn primitive_cases(n: usize) -> Vec<Case> {
     let lin = |rng: &mut ChaCha8Rng, i: usize, o: usize| Case {
         name: format!("linear {i}→{o}"),
         flops: 2.0 * (n * i * o) as f64,
-        inputs: vec![random_tensor(rng, &[n, i]), random_tensor(rng, &[o, i]), random_tensor(rng, &[o])],
+        inputs: vec![
+            random_tensor(rng, &[n, i]),
+            random_tensor(rng, &[o, i]),
+            random_tensor(rng, &[o]),
+        ],
         build: Box::new(|t, v| ops::linear::linear(t, v[0], v[1], Some(v[2]))),
     };
     cases.push(lin(&mut rng, 9216, 256));

@@ -6,8 +6,8 @@
 pub mod autograd;
 pub mod bench;
 pub mod cpu;
-pub mod dcc;
 pub mod data;
+pub mod dcc;
 pub mod nn;
 pub mod ops;
 pub mod report;

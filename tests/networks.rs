@@ -17,7 +17,11 @@ fn small_network_matches_pytorch_parameter_count_and_flops() {
     // tools/torch_bench.py's twin counts 232,139 for 1 channel and 4 sets.
     let net = small([1, 100, 100], 4, 0).unwrap();
     assert_eq!(net.params.numel(), 232_139);
-    assert!((net.flops_per_image / 1e6 - 13.75).abs() < 0.01, "{}", net.flops_per_image);
+    assert!(
+        (net.flops_per_image / 1e6 - 13.75).abs() < 0.01,
+        "{}",
+        net.flops_per_image
+    );
     assert_eq!(net.latent_dim, 7);
 }
 
@@ -25,8 +29,15 @@ fn small_network_matches_pytorch_parameter_count_and_flops() {
 fn inception_network_matches_pytorch_parameter_count_and_flops() {
     let net = inception([2, 100, 100], 4, 0).unwrap();
     assert_eq!(net.params.numel(), 3_443_143);
-    assert!((net.flops_per_image / 1e6 - 884.06).abs() < 0.1, "{}", net.flops_per_image);
-    assert_eq!(inception([1, 100, 100], 4, 0).unwrap().params.numel(), 3_443_091);
+    assert!(
+        (net.flops_per_image / 1e6 - 884.06).abs() < 0.1,
+        "{}",
+        net.flops_per_image
+    );
+    assert_eq!(
+        inception([1, 100, 100], 4, 0).unwrap().params.numel(),
+        3_443_091
+    );
 }
 
 #[test]
@@ -44,7 +55,10 @@ fn forward_gives_latent_and_logits_of_the_right_shapes() {
 
 #[test]
 fn wrong_input_size_is_an_error_naming_the_layer() {
-    let e = small([1, 20, 20], 4, 0).err().expect("20×20 is too small").to_string();
+    let e = small([1, 20, 20], 4, 0)
+        .err()
+        .expect("20×20 is too small")
+        .to_string();
     assert!(e.contains("small"), "{e}");
 }
 
@@ -53,20 +67,28 @@ fn class_images() -> Tensor {
     let mut t = images(6, 1, 100, 7);
     let hw = 100 * 100;
     for (i, px) in t.data_mut().chunks_mut(hw).enumerate() {
-        px.iter_mut().for_each(|v| *v = 0.3 * *v + 0.35 * (i % 3) as f32);
+        px.iter_mut()
+            .for_each(|v| *v = 0.3 * *v + 0.35 * (i % 3) as f32);
     }
     t
 }
 
 fn train_steps(arch: Arch, threads: usize, steps: usize) -> (Vec<f32>, Vec<f32>) {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
     pool.install(|| {
         let net = arch.build([1, 100, 100], 3, 42).unwrap();
         let mut t = Trainer::new(net, 1e-3);
         let labels: Vec<Option<usize>> = (0..6).map(|i| Some(i % 3)).collect();
         let mut losses = Vec::new();
         for s in 0..steps {
-            let mode = Mode { training: true, seed: s as u64, keep_latent: Some(2 + s % 6) };
+            let mode = Mode {
+                training: true,
+                seed: s as u64,
+                keep_latent: Some(2 + s % 6),
+            };
             let r = t
                 .step(class_images(), &mode, |tape, out| {
                     ops::softmax::cross_entropy(tape, out.logits, &labels)
@@ -102,12 +124,19 @@ fn steady_state_steps_allocate_no_new_buffers() {
     let labels: Vec<Option<usize>> = (0..4).map(|i| Some(i % 3)).collect();
     let mut fresh = Vec::new();
     for s in 0..4 {
-        let mode = Mode { training: true, seed: s, keep_latent: None };
+        let mode = Mode {
+            training: true,
+            seed: s,
+            keep_latent: None,
+        };
         t.step(images(4, 1, 100, 3), &mode, |tape, out| {
             ops::softmax::cross_entropy(tape, out.logits, &labels)
         })
         .unwrap();
         fresh.push(t.pool.stats().fresh);
     }
-    assert_eq!(fresh[1], fresh[3], "allocations per step after the first: {fresh:?}");
+    assert_eq!(
+        fresh[1], fresh[3],
+        "allocations per step after the first: {fresh:?}"
+    );
 }

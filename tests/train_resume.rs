@@ -15,7 +15,11 @@ fn scratch(name: &str) -> PathBuf {
 
 /// Three sets of blob images whose width depends on the set, plus pixel noise.
 fn blobs(dir: &Path, per_set: usize) {
-    let sets = [("cdm", "0", 6.0f32), ("sidm1", "1", 14.0), ("mystery", "0.1", 9.0)];
+    let sets = [
+        ("cdm", "0", 6.0f32),
+        ("sidm1", "1", 14.0),
+        ("mystery", "0.1", 9.0),
+    ];
     let mut images = Vec::new();
     let mut rows = Vec::new();
     let mut noise = 12345u64;
@@ -24,7 +28,9 @@ fn blobs(dir: &Path, per_set: usize) {
             let (cx, cy) = (50.0 + (i % 5) as f32, 50.0 - (i % 3) as f32);
             for y in 0..100 {
                 for x in 0..100 {
-                    noise = noise.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    noise = noise
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
                     let r2 = (x as f32 - cx).powi(2) + (y as f32 - cy).powi(2);
                     let n = (noise >> 40) as f32 / (1u64 << 24) as f32;
                     images.push((-r2 / (2.0 * width * width)).exp() + 0.05 * n);
@@ -33,14 +39,31 @@ fn blobs(dir: &Path, per_set: usize) {
             rows.push(vec![name.to_string(), sigma.to_string()]);
         }
     }
-    let catalog = Catalog { columns: vec!["set".into(), "sigma".into()], rows };
+    let catalog = Catalog {
+        columns: vec!["set".into(), "sigma".into()],
+        rows,
+    };
     write_dataset(dir, [3 * per_set, 1, 100, 100], &images, &catalog).unwrap();
 }
 
 fn train_cmd(data: &Path, run: &Path, extra: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_dcc"));
-    c.args(["--threads", "2", "train", "--data"]).arg(data).arg("--run").arg(run);
-    c.args(["--known", "cdm,sidm1", "--unknown", "mystery", "--ensemble", "2", "--batch", "12", "--seed", "3"]);
+    c.args(["--threads", "2", "train", "--data"])
+        .arg(data)
+        .arg("--run")
+        .arg(run);
+    c.args([
+        "--known",
+        "cdm,sidm1",
+        "--unknown",
+        "mystery",
+        "--ensemble",
+        "2",
+        "--batch",
+        "12",
+        "--seed",
+        "3",
+    ]);
     c.args(extra).stdout(Stdio::null()).stderr(Stdio::piped());
     c
 }
@@ -58,15 +81,25 @@ fn killed_run_resumes_to_bit_identical_weights() {
     blobs(&data, 24);
     let (a, b) = (root.join("a"), root.join("b"));
     let out = train_cmd(&data, &a, &["--epochs", "4"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let mut child = train_cmd(&data, &b, &["--epochs", "4"]).spawn().unwrap();
     let t = Instant::now();
     while epochs_done(&b) < 1 {
-        assert!(t.elapsed() < Duration::from_secs(300), "no checkpoint appeared");
+        assert!(
+            t.elapsed() < Duration::from_secs(300),
+            "no checkpoint appeared"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(child.try_wait().unwrap().is_none(), "the run finished before it could be killed");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run finished before it could be killed"
+    );
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let killed_at = epochs_done(&b);
@@ -77,11 +110,18 @@ fn killed_run_resumes_to_bit_identical_weights() {
         .arg(&b)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for k in 0..2 {
         let wa = std::fs::read(a.join(format!("weights-{k}.safetensors"))).unwrap();
         let wb = std::fs::read(b.join(format!("weights-{k}.safetensors"))).unwrap();
-        assert!(wa == wb, "member {k} differs after resuming from epoch {killed_at}");
+        assert!(
+            wa == wb,
+            "member {k} differs after resuming from epoch {killed_at}"
+        );
     }
     let log = std::fs::read_to_string(b.join("log.jsonl")).unwrap();
     assert_eq!(log.lines().count(), 4);
@@ -94,10 +134,15 @@ fn exploding_loss_stops_with_epoch_step_and_term_named() {
     let data = root.join("data");
     blobs(&data, 12);
     let run = root.join("run");
-    let out = train_cmd(&data, &run, &["--epochs", "2", "--lr", "1e30"]).output().unwrap();
+    let out = train_cmd(&data, &run, &["--epochs", "2", "--lr", "1e30"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("epoch 1") && err.contains("step") && err.contains("term is"), "{err}");
+    assert!(
+        err.contains("epoch 1") && err.contains("step") && err.contains("term is"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&root).unwrap();
 }
 
@@ -114,6 +159,9 @@ fn unknown_set_names_and_existing_runs_are_refused() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("'nope'") && err.contains("cdm"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("'nope'") && err.contains("cdm"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&root).unwrap();
 }

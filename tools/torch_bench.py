@@ -88,7 +88,9 @@ def bench(arch, mode, batch, channels, steps, warmup):
     net = Net(arch, channels, 4)
     x = [torch.rand(batch, channels, 100, 100) for _ in range(2)]
     y = torch.arange(batch) % 4
-    if mode in ("channels_last", "compile"):
+    # torch.compile runs on the default layout: with channels_last its replicate-padding
+    # backward fails to compile (torch 2.15, CPU).
+    if mode == "channels_last":
         net = net.to(memory_format=torch.channels_last)
         x = [t.contiguous(memory_format=torch.channels_last) for t in x]
     opt = torch.optim.AdamW(net.parameters(), lr=1e-4)

@@ -56,20 +56,34 @@ enum What {
 /// Runs a benchmark.
 pub fn run(args: Args) -> Result<()> {
     match args.what {
-        What::Train { net, batch, channels, steps, warmup, profile } => {
-            train(&net, batch, channels, steps, warmup, profile)
-        }
+        What::Train {
+            net,
+            batch,
+            channels,
+            steps,
+            warmup,
+            profile,
+        } => train(&net, batch, channels, steps, warmup, profile),
         What::Gemm => {
             let (one, all) = gemm_ceiling();
-            println!("sgemm 1024³: {one:.1} GFLOP/s on 1 thread, {all:.1} GFLOP/s on {} threads",
-                     rayon::current_num_threads());
+            println!(
+                "sgemm 1024³: {one:.1} GFLOP/s on 1 thread, {all:.1} GFLOP/s on {} threads",
+                rayon::current_num_threads()
+            );
             Ok(())
         }
         What::Ops { batch } => primitives(batch),
     }
 }
 
-fn train(net: &str, batch: usize, channels: usize, steps: usize, warmup: usize, profile: bool) -> Result<()> {
+fn train(
+    net: &str,
+    batch: usize,
+    channels: usize,
+    steps: usize,
+    warmup: usize,
+    profile: bool,
+) -> Result<()> {
     if batch == 0 || steps == 0 {
         bail!("--batch and --steps must be positive");
     }
@@ -80,10 +94,16 @@ fn train(net: &str, batch: usize, channels: usize, steps: usize, warmup: usize, 
     let nparams = network.params.numel();
     let mut trainer = Trainer::new(network, 1e-4);
     let mut rng = ChaCha8Rng::seed_from_u64(7);
-    let inputs: Vec<Tensor> = (0..2).map(|_| random_tensor(&mut rng, &[batch, channels, 100, 100])).collect();
+    let inputs: Vec<Tensor> = (0..2)
+        .map(|_| random_tensor(&mut rng, &[batch, channels, 100, 100]))
+        .collect();
     let labels: Vec<Option<usize>> = (0..batch).map(|i| Some(i % n_sets)).collect();
     let step = |i: usize, trainer: &mut Trainer| -> Result<f32> {
-        let mode = Mode { training: true, seed: i as u64, keep_latent: Some(2 + i % 6) };
+        let mode = Mode {
+            training: true,
+            seed: i as u64,
+            keep_latent: Some(2 + i % 6),
+        };
         let r = trainer.step(inputs[i % 2].clone(), &mode, |tape, out| {
             ops::softmax::cross_entropy(tape, out.logits, &labels)
         })?;
@@ -117,9 +137,17 @@ fn train(net: &str, batch: usize, channels: usize, steps: usize, warmup: usize, 
         let per = |s: f64| 1e3 * s / steps as f64;
         let mut rows: Vec<_> = p.by_op.iter().collect();
         rows.sort_by(|a, b| (b.1 .0 + b.1 .1).total_cmp(&(a.1 .0 + a.1 .1)));
-        println!("  {:<16} {:>12} {:>12} {:>8}", "primitive", "fwd ms/step", "bwd ms/step", "calls");
+        println!(
+            "  {:<16} {:>12} {:>12} {:>8}",
+            "primitive", "fwd ms/step", "bwd ms/step", "calls"
+        );
         for (name, (f, b, n)) in rows {
-            println!("  {name:<16} {:>12.2} {:>12.2} {:>8}", per(*f), per(*b), n / steps as u64);
+            println!(
+                "  {name:<16} {:>12.2} {:>12.2} {:>8}",
+                per(*f),
+                per(*b),
+                n / steps as u64
+            );
         }
     }
     Ok(())
@@ -127,14 +155,32 @@ fn train(net: &str, batch: usize, channels: usize, steps: usize, warmup: usize, 
 
 fn primitives(n: usize) -> Result<()> {
     let (one, all) = gemm_ceiling();
-    println!("sgemm ceiling 1024³: {one:.1} GFLOP/s (1 thread), {all:.1} GFLOP/s ({} threads)", rayon::current_num_threads());
-    println!("{:<28} {:>10} {:>10} {:>9} {:>10} {:>9}", format!("primitive (batch {n})"), "fwd ms", "fwd GF/s", "% peak", "bwd ms", "bwd GF/s");
+    println!(
+        "sgemm ceiling 1024³: {one:.1} GFLOP/s (1 thread), {all:.1} GFLOP/s ({} threads)",
+        rayon::current_num_threads()
+    );
+    println!(
+        "{:<28} {:>10} {:>10} {:>9} {:>10} {:>9}",
+        format!("primitive (batch {n})"),
+        "fwd ms",
+        "fwd GF/s",
+        "% peak",
+        "bwd ms",
+        "bwd GF/s"
+    );
     let cases = primitive_cases(n);
     let pool = Pool::new();
     for c in &cases {
         let (fwd, bwd) = time_case(c, &pool, 4)?;
-        println!("{:<28} {:>10.3} {:>10.1} {:>8.1}% {:>10.3} {:>9.1}", c.name, fwd * 1e3, c.flops / fwd / 1e9,
-                 100.0 * c.flops / fwd / 1e9 / all, bwd * 1e3, 2.0 * c.flops / bwd / 1e9);
+        println!(
+            "{:<28} {:>10.3} {:>10.1} {:>8.1}% {:>10.3} {:>9.1}",
+            c.name,
+            fwd * 1e3,
+            c.flops / fwd / 1e9,
+            100.0 * c.flops / fwd / 1e9 / all,
+            bwd * 1e3,
+            2.0 * c.flops / bwd / 1e9
+        );
     }
     Ok(())
 }

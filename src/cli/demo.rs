@@ -35,7 +35,15 @@ pub struct Args {
 
 /// Runs `dcc demo`.
 pub fn run(a: Args) -> Result<()> {
-    let cfg = DemoConfig { out: a.out, per_set: a.per_set, epochs: a.epochs, ensemble: a.ensemble, batch: a.batch, seed: a.seed, shifted: a.shifted };
+    let cfg = DemoConfig {
+        out: a.out,
+        per_set: a.per_set,
+        epochs: a.epochs,
+        ensemble: a.ensemble,
+        batch: a.batch,
+        seed: a.seed,
+        shifted: a.shifted,
+    };
     run_demo(&cfg)?;
     Ok(())
 }

@@ -40,8 +40,16 @@ pub struct Args {
 
 /// Runs `dcc infer`.
 pub fn run(a: Args) -> Result<()> {
-    let data = if a.data.is_empty() { vec![RunInfo::load(&a.run)?.config.data] } else { a.data };
-    let th = Thresholds { min_confidence: a.min_confidence, knn_k: a.knn_k, max_far_fraction: a.max_far_fraction };
+    let data = if a.data.is_empty() {
+        vec![RunInfo::load(&a.run)?.config.data]
+    } else {
+        a.data
+    };
+    let th = Thresholds {
+        min_confidence: a.min_confidence,
+        knn_k: a.knn_k,
+        max_far_fraction: a.max_far_fraction,
+    };
     let (inf, details) = infer(&a.run, &data, a.sets.as_deref(), &th)?;
     print!("{}", table(&inf));
     let json = a.json.unwrap_or_else(|| a.run.join("infer.json"));

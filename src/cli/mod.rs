@@ -11,7 +11,6 @@ pub mod train;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-
 /// Deep Compact Clustering for galaxy-cluster maps.
 #[derive(Parser)]
 #[command(name = "dcc", version, about)]

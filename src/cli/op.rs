@@ -36,8 +36,16 @@ pub struct Args {
 
 /// Name, inputs, parameters of every primitive.
 pub const CATALOG: &[(&str, &str, &str)] = &[
-    ("conv2d", "x N×C×H×W, w O×C×k×k, [b O]", "stride=1 padding=0 pad_mode=zeros|replicate"),
-    ("max_pool2d", "x N×C×H×W", "kernel=2 stride=kernel padding=0"),
+    (
+        "conv2d",
+        "x N×C×H×W, w O×C×k×k, [b O]",
+        "stride=1 padding=0 pad_mode=zeros|replicate",
+    ),
+    (
+        "max_pool2d",
+        "x N×C×H×W",
+        "kernel=2 stride=kernel padding=0",
+    ),
     ("linear", "x N×I, w O×I, [b O]", ""),
     ("elu", "x", ""),
     ("selu", "x", ""),
@@ -45,14 +53,30 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("dropout", "x", "p=0.5 seed=0 training=1"),
     ("channel_dropout", "x N×C×…", "p=0.5 seed=0 training=1"),
     ("concat", "x1, x2, … (axis 1)", ""),
-    ("split", "x (axis 1)", "sizes=a,b,… (grad: the pieces' gradients concatenated)"),
+    (
+        "split",
+        "x (axis 1)",
+        "sizes=a,b,… (grad: the pieces' gradients concatenated)",
+    ),
     ("reshape", "x", "shape=a,b,…"),
     ("flatten", "x", ""),
     ("softmax", "x N×K (last axis)", ""),
     ("log_softmax", "x N×K (last axis)", ""),
-    ("cross_entropy", "logits N×K", "labels=l0,l1,… (-1 = unlabelled row)"),
-    ("cclp", "Z N×D", "labels=l0,l1,… (-1 = unlabelled) classes=C steps=3"),
-    ("distance_anchor", "Z N×D", "sets=s0,s1,… targets=y0,y1,… (nan = unknown set)"),
+    (
+        "cross_entropy",
+        "logits N×K",
+        "labels=l0,l1,… (-1 = unlabelled row)",
+    ),
+    (
+        "cclp",
+        "Z N×D",
+        "labels=l0,l1,… (-1 = unlabelled) classes=C steps=3",
+    ),
+    (
+        "distance_anchor",
+        "Z N×D",
+        "sets=s0,s1,… targets=y0,y1,… (nan = unknown set)",
+    ),
     ("mask_columns", "x N×D", "keep=k"),
     ("slice_columns", "x N×D", "start=a end=b"),
     ("add", "a, b (same shape)", ""),
@@ -87,7 +111,10 @@ impl Params {
     }
 
     fn list<T: std::str::FromStr>(&self, key: &str) -> Result<Vec<T>> {
-        let v = self.0.get(key).ok_or_else(|| anyhow!("missing --param {key}=a,b,…"))?;
+        let v = self
+            .0
+            .get(key)
+            .ok_or_else(|| anyhow!("missing --param {key}=a,b,…"))?;
         v.split(',')
             .map(|s| {
                 s.trim()
@@ -100,7 +127,10 @@ impl Params {
     fn check_known(&self, op: &str, known: &[&str]) -> Result<()> {
         for k in self.0.keys() {
             if !known.contains(&k.as_str()) {
-                bail!("{op} takes no parameter '{k}' (it takes: {})", known.join(", "));
+                bail!(
+                    "{op} takes no parameter '{k}' (it takes: {})",
+                    known.join(", ")
+                );
             }
         }
         Ok(())
@@ -109,7 +139,11 @@ impl Params {
 
 fn arity(op: &str, v: &[Var], lo: usize, hi: usize) -> Result<()> {
     if v.len() < lo || v.len() > hi {
-        let want = if lo == hi { lo.to_string() } else { format!("{lo} to {hi}") };
+        let want = if lo == hi {
+            lo.to_string()
+        } else {
+            format!("{lo} to {hi}")
+        };
         bail!("{op} takes {want} --input arrays, found {}", v.len());
     }
     Ok(())
@@ -150,7 +184,13 @@ fn apply(op: &str, tape: &mut Tape, v: &[Var], p: &Params) -> Result<Var> {
         }
         "max_pool2d" => {
             let k = p.get("kernel", Some(2))?;
-            ops::maxpool::max_pool2d(tape, unary(v)?, k, p.get("stride", Some(k))?, p.get("padding", Some(0))?)
+            ops::maxpool::max_pool2d(
+                tape,
+                unary(v)?,
+                k,
+                p.get("stride", Some(k))?,
+                p.get("padding", Some(0))?,
+            )
         }
         "linear" => {
             arity(op, v, 2, 3)?;
@@ -186,21 +226,37 @@ fn apply(op: &str, tape: &mut Tape, v: &[Var], p: &Params) -> Result<Var> {
         "log_softmax" => ops::softmax::log_softmax(tape, unary(v)?),
         "cross_entropy" => {
             let labels: Vec<i64> = p.list("labels")?;
-            let labels: Vec<Option<usize>> =
-                labels.iter().map(|&l| (l >= 0).then_some(l as usize)).collect();
+            let labels: Vec<Option<usize>> = labels
+                .iter()
+                .map(|&l| (l >= 0).then_some(l as usize))
+                .collect();
             ops::softmax::cross_entropy(tape, unary(v)?, &labels)
         }
         "cclp" => {
             let labels: Vec<i64> = p.list("labels")?;
-            let labels: Vec<Option<usize>> =
-                labels.iter().map(|&l| (l >= 0).then_some(l as usize)).collect();
-            let classes = p.get("classes", Some(labels.iter().flatten().max().map_or(1, |m| m + 1)))?;
-            ops::cclp::cclp_loss(tape, unary(v)?, &labels, classes, p.get("steps", Some(ops::cclp::STEPS))?)
+            let labels: Vec<Option<usize>> = labels
+                .iter()
+                .map(|&l| (l >= 0).then_some(l as usize))
+                .collect();
+            let classes = p.get(
+                "classes",
+                Some(labels.iter().flatten().max().map_or(1, |m| m + 1)),
+            )?;
+            ops::cclp::cclp_loss(
+                tape,
+                unary(v)?,
+                &labels,
+                classes,
+                p.get("steps", Some(ops::cclp::STEPS))?,
+            )
         }
         "distance_anchor" => {
             let sets: Vec<usize> = p.list("sets")?;
             let targets: Vec<f32> = p.list("targets")?;
-            let targets: Vec<Option<f32>> = targets.iter().map(|t| t.is_finite().then_some(*t)).collect();
+            let targets: Vec<Option<f32>> = targets
+                .iter()
+                .map(|t| t.is_finite().then_some(*t))
+                .collect();
             ops::anchor::distance_anchor(tape, unary(v)?, &sets, &targets)
         }
         "mask_columns" => ops::select::mask_columns(tape, unary(v)?, p.get("keep", None)?),
@@ -226,7 +282,11 @@ fn apply(op: &str, tape: &mut Tape, v: &[Var], p: &Params) -> Result<Var> {
 fn load(path: &Path) -> Result<Tensor> {
     let a = npy::NpyArray::open(path)?;
     if a.dims().len() > MAX_RANK {
-        bail!("{}: {} dimensions, dcc tensors have at most {MAX_RANK}", path.display(), a.dims().len());
+        bail!(
+            "{}: {} dimensions, dcc tensors have at most {MAX_RANK}",
+            path.display(),
+            a.dims().len()
+        );
     }
     Tensor::from_vec(a.dims(), a.to_vec_f32()).with_context(|| format!("{}", path.display()))
 }
@@ -241,7 +301,9 @@ pub fn run(a: Args) -> Result<()> {
         return Ok(());
     }
     let name = a.name.expect("clap requires a name unless --list");
-    let out_dir = a.out.ok_or_else(|| anyhow!("dcc op {name}: --out DIR is required"))?;
+    let out_dir = a
+        .out
+        .ok_or_else(|| anyhow!("dcc op {name}: --out DIR is required"))?;
     let params = Params::parse(&a.params)?;
     let inputs: Vec<Tensor> = a.inputs.iter().map(|p| load(p)).collect::<Result<_>>()?;
     let pool = Pool::new();
@@ -252,8 +314,12 @@ pub fn run(a: Args) -> Result<()> {
         Some(g) => {
             let t = load(g)?;
             if t.shape() != tape.shape(y) {
-                bail!("{}: gradient has shape {}, the output of {name} has shape {}",
-                      g.display(), t.shape(), tape.shape(y));
+                bail!(
+                    "{}: gradient has shape {}, the output of {name} has shape {}",
+                    g.display(),
+                    t.shape(),
+                    tape.shape(y)
+                );
             }
             t
         }
@@ -268,8 +334,17 @@ pub fn run(a: Args) -> Result<()> {
             Some(g) => g.clone(),
             None => Tensor::zeros(tape.shape(*v)),
         };
-        npy::write_npy_f32(&out_dir.join(format!("grad_input_{i}.npy")), g.dims(), g.data())?;
+        npy::write_npy_f32(
+            &out_dir.join(format!("grad_input_{i}.npy")),
+            g.dims(),
+            g.data(),
+        )?;
     }
-    println!("{name}: output {} and {} input gradients written to {}", out.shape(), vars.len(), out_dir.display());
+    println!(
+        "{name}: output {} and {} input gradients written to {}",
+        out.shape(),
+        vars.len(),
+        out_dir.display()
+    );
     Ok(())
 }

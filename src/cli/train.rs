@@ -90,10 +90,16 @@ pub fn run(a: Args) -> Result<()> {
         info
     } else {
         if a.run.join("config.json").exists() {
-            bail!("{}: already holds a run; pass --resume to continue it or choose another --run", a.run.display());
+            bail!(
+                "{}: already holds a run; pass --resume to continue it or choose another --run",
+                a.run.display()
+            );
         }
         let [class, cclp, dist] = a.lambda[..] else {
-            bail!("--lambda takes three values (class, cclp, dist), found {}", a.lambda.len());
+            bail!(
+                "--lambda takes three values (class, cclp, dist), found {}",
+                a.lambda.len()
+            );
         };
         let data = a.data.expect("clap requires --data without --resume");
         let mut cfg = TrainConfig::new(data, NetConfig::load(&a.config)?);
@@ -112,7 +118,9 @@ pub fn run(a: Args) -> Result<()> {
         cfg.rotate = !a.no_rotate;
         cfg.skip_bad = a.skip_bad;
         cfg.dist_warmup = a.dist_warmup;
-        let options = OpenOptions { skip_bad: cfg.skip_bad };
+        let options = OpenOptions {
+            skip_bad: cfg.skip_bad,
+        };
         let info = RunInfo::plan(cfg.clone(), &Dataset::open(&cfg.data, &options)?)?;
         std::fs::create_dir_all(&a.run).with_context(|| format!("creating {}", a.run.display()))?;
         info.save(&a.run)?;
@@ -127,14 +135,27 @@ pub fn run(a: Args) -> Result<()> {
         c.network.name,
         c.data.display(),
         info.classes.len(),
-        info.classes.iter().map(|k| if k.known { k.name.clone() } else { format!("{}*", k.name) }).collect::<Vec<_>>().join(", "),
+        info.classes
+            .iter()
+            .map(|k| if k.known {
+                k.name.clone()
+            } else {
+                format!("{}*", k.name)
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
         c.epochs,
         c.batch,
         rayon::current_num_threads()
     );
     let log = train(&info, &a.run, a.resume, true)?;
     if let Some(last) = log.last() {
-        eprintln!("done: epoch {} mean {:.0} images/s; weights in {}", last.epoch, last.images_per_s, a.run.display());
+        eprintln!(
+            "done: epoch {} mean {:.0} images/s; weights in {}",
+            last.epoch,
+            last.images_per_s,
+            a.run.display()
+        );
     }
     Ok(())
 }

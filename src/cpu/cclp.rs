@@ -39,9 +39,17 @@ fn row_softmax(a: &DMatrix<f64>) -> DMatrix<f64> {
 
 fn check(z: &[f64], n: usize, d: usize, labels: &[Option<usize>], classes: usize) -> Result<()> {
     if z.len() != n * d || labels.len() != n {
-        bail!("cclp: Z has {} values for {n}×{d} and {} labels for {n} rows", z.len(), labels.len());
+        bail!(
+            "cclp: Z has {} values for {n}×{d} and {} labels for {n} rows",
+            z.len(),
+            labels.len()
+        );
     }
-    if let Some((i, l)) = labels.iter().enumerate().find_map(|(i, l)| l.filter(|&l| l >= classes).map(|l| (i, l))) {
+    if let Some((i, l)) = labels
+        .iter()
+        .enumerate()
+        .find_map(|(i, l)| l.filter(|&l| l >= classes).map(|l| (i, l)))
+    {
         bail!("cclp: row {i} has class {l}, but there are only {classes} classes");
     }
     if labels.iter().all(|l| l.is_none()) {
@@ -51,8 +59,14 @@ fn check(z: &[f64], n: usize, d: usize, labels: &[Option<usize>], classes: usize
 }
 
 /// Loss and dL/dZ for latents `z` (N×D, row-major) with class labels (None = unlabelled).
-pub fn cclp(z: &[f64], n: usize, d: usize, labels: &[Option<usize>], classes: usize, steps: usize)
-    -> Result<CclpResult> {
+pub fn cclp(
+    z: &[f64],
+    n: usize,
+    d: usize,
+    labels: &[Option<usize>],
+    classes: usize,
+    steps: usize,
+) -> Result<CclpResult> {
     check(z, n, d, labels, classes)?;
     let nf = n as f64;
     let zm = DMatrix::from_row_slice(n, d, z);
@@ -61,7 +75,9 @@ pub fn cclp(z: &[f64], n: usize, d: usize, labels: &[Option<usize>], classes: us
 
     let lab: Vec<usize> = (0..n).filter(|&i| labels[i].is_some()).collect();
     let unl: Vec<usize> = (0..n).filter(|&i| labels[i].is_none()).collect();
-    let y_l = DMatrix::from_fn(lab.len(), classes, |r, c| f64::from(labels[lab[r]] == Some(c)));
+    let y_l = DMatrix::from_fn(lab.len(), classes, |r, c| {
+        f64::from(labels[lab[r]] == Some(c))
+    });
     let mut phi = DMatrix::zeros(n, classes);
     for (r, &i) in lab.iter().enumerate() {
         phi.set_row(i, &y_l.row(r));
@@ -114,7 +130,8 @@ pub fn cclp(z: &[f64], n: usize, d: usize, labels: &[Option<usize>], classes: us
         let mut d_phi = (&d_m + d_m.transpose()) * &phi + &d_q * &w;
         let d_w = d_q.transpose() * &phi;
         for c in 0..classes {
-            let dsum: f64 = -(0..n).map(|j| d_w[(j, c)] * phi[(j, c)]).sum::<f64>() / (colsum[c] * colsum[c]);
+            let dsum: f64 =
+                -(0..n).map(|j| d_w[(j, c)] * phi[(j, c)]).sum::<f64>() / (colsum[c] * colsum[c]);
             for j in 0..n {
                 d_phi[(j, c)] += d_w[(j, c)] / colsum[c] + dsum;
             }
@@ -154,12 +171,20 @@ pub fn cclp(z: &[f64], n: usize, d: usize, labels: &[Option<usize>], classes: us
 
 /// Naive scalar reference of the CCLP forward (explicit loops, Gauss–Jordan inverse),
 /// used by the tests only.
-pub fn cclp_reference(z: &[f64], n: usize, d: usize, labels: &[Option<usize>], classes: usize, steps: usize)
-    -> f64 {
+pub fn cclp_reference(
+    z: &[f64],
+    n: usize,
+    d: usize,
+    labels: &[Option<usize>],
+    classes: usize,
+    steps: usize,
+) -> f64 {
     let nf = n as f64;
     let mut t = vec![vec![0.0; n]; n];
     for i in 0..n {
-        let a: Vec<f64> = (0..n).map(|j| (0..d).map(|k| z[i * d + k] * z[j * d + k]).sum()).collect();
+        let a: Vec<f64> = (0..n)
+            .map(|j| (0..d).map(|k| z[i * d + k] * z[j * d + k]).sum())
+            .collect();
         let mx = a.iter().cloned().fold(f64::MIN, f64::max);
         let den: f64 = a.iter().map(|v| (v - mx).exp()).sum();
         for j in 0..n {
@@ -181,7 +206,14 @@ pub fn cclp_reference(z: &[f64], n: usize, d: usize, labels: &[Option<usize>], c
             for &i in &unl {
                 for c in 0..classes {
                     next[i][c] = (0..n)
-                        .map(|j| t[i][j] * if labels[j].is_some() { phi[j][c] } else { cur[j][c] })
+                        .map(|j| {
+                            t[i][j]
+                                * if labels[j].is_some() {
+                                    phi[j][c]
+                                } else {
+                                    cur[j][c]
+                                }
+                        })
                         .sum();
                 }
             }
@@ -191,9 +223,13 @@ pub fn cclp_reference(z: &[f64], n: usize, d: usize, labels: &[Option<usize>], c
             phi[i] = cur[i].clone();
         }
     }
-    let colsum: Vec<f64> = (0..classes).map(|c| (0..n).map(|j| phi[j][c]).sum::<f64>() + DELTA).collect();
+    let colsum: Vec<f64> = (0..classes)
+        .map(|c| (0..n).map(|j| phi[j][c]).sum::<f64>() + DELTA)
+        .collect();
     let dot = |i: usize, j: usize, w: bool| -> f64 {
-        (0..classes).map(|c| phi[i][c] * phi[j][c] / if w { colsum[c] } else { 1.0 }).sum()
+        (0..classes)
+            .map(|c| phi[i][c] * phi[j][c] / if w { colsum[c] } else { 1.0 })
+            .sum()
     };
     let mut p = t.clone();
     let mut total = 0.0;

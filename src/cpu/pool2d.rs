@@ -117,7 +117,8 @@ fn forward_plane_generic(g: &PoolGeom, x: &[f32], y: &mut [f32], arg: &mut [u8])
     }
 }
 
-/// One plane, 2×2 stride 2 without padding (every window inside the image).
+/// One plane, 2×2 stride 2 without padding (every window inside the image); branchless
+/// (`step`), since random activations make the comparisons unpredictable.
 fn forward_plane_2x2(g: &PoolGeom, x: &[f32], y: &mut [f32], arg: &mut [u8]) {
     let (ho, wo, w) = (g.ho(), g.wo(), g.w);
     for oy in 0..ho {
@@ -125,16 +126,12 @@ fn forward_plane_2x2(g: &PoolGeom, x: &[f32], y: &mut [f32], arg: &mut [u8]) {
         let r1 = &x[(2 * oy + 1) * w..][..w];
         let (yr, ar) = (&mut y[oy * wo..][..wo], &mut arg[oy * wo..][..wo]);
         for ox in 0..wo {
-            let cand = [r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]];
-            let (mut best, mut bi) = (cand[0], 0u8);
-            for (i, &v) in cand.iter().enumerate().skip(1) {
-                if better(v, best) {
-                    best = v;
-                    bi = i as u8;
-                }
-            }
+            let (mut best, mut bi) = (r0[2 * ox], 0.0f32);
+            step(&mut best, &mut bi, r0[2 * ox + 1], 1.0);
+            step(&mut best, &mut bi, r1[2 * ox], 2.0);
+            step(&mut best, &mut bi, r1[2 * ox + 1], 3.0);
             yr[ox] = best;
-            ar[ox] = bi;
+            ar[ox] = bi as u8;
         }
     }
 }

@@ -150,8 +150,16 @@ impl Loader {
         let mut train = Vec::new();
         let mut validation = Vec::new();
         let mut train_by_set = Vec::new();
-        if let Some(&bad) = config.sets.iter().flatten().find(|&&k| k >= dataset.sets().len()) {
-            bail!("loader: set {bad} selected but {dir} has {} sets", dataset.sets().len());
+        if let Some(&bad) = config
+            .sets
+            .iter()
+            .flatten()
+            .find(|&&k| k >= dataset.sets().len())
+        {
+            bail!(
+                "loader: set {bad} selected but {dir} has {} sets",
+                dataset.sets().len()
+            );
         }
         for (k, set) in dataset.sets().iter().enumerate() {
             if config.sets.as_ref().is_some_and(|s| !s.contains(&k)) {

@@ -262,12 +262,25 @@ fn set_selection_leaves_other_sets_out_of_both_splits() {
     let d = Dir::new("loader-sets");
     make_dataset(d.path(), &three_sets(), 10, [1, 4, 4]);
     let ds = Arc::new(Dataset::open(d.path(), &OpenOptions::default()).unwrap());
-    let cfg = LoaderConfig { sets: Some(vec![0, 2]), ..LoaderConfig::default() };
+    let cfg = LoaderConfig {
+        sets: Some(vec![0, 2]),
+        ..LoaderConfig::default()
+    };
     let l = Loader::new(ds.clone(), cfg).unwrap();
     for split in [Split::Train, Split::Validation] {
         assert!(l.indices(split).iter().all(|&i| ds.set_of(i) != Some(1)));
     }
-    assert_eq!(l.indices(Split::Train).len() + l.indices(Split::Validation).len(), 20);
-    let bad = LoaderConfig { sets: Some(vec![5]), ..LoaderConfig::default() };
-    assert!(Loader::new(ds, bad).err().unwrap().to_string().contains("set 5"));
+    assert_eq!(
+        l.indices(Split::Train).len() + l.indices(Split::Validation).len(),
+        20
+    );
+    let bad = LoaderConfig {
+        sets: Some(vec![5]),
+        ..LoaderConfig::default()
+    };
+    assert!(Loader::new(ds, bad)
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("set 5"));
 }

@@ -52,15 +52,22 @@ pub fn load_tensors(path: &Path, want: &[(String, Vec<usize>)]) -> Result<Vec<Ve
                     dims
                 );
             }
-            Ok(t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+            Ok(t.data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect())
         })
         .collect()
 }
 
 /// Loads parameters saved by `save_params` into a store of the same architecture.
 pub fn load_params(path: &Path, params: &mut ParamStore) -> Result<()> {
-    let want: Vec<(String, Vec<usize>)> =
-        params.names().iter().zip(params.tensors()).map(|(n, t)| (n.clone(), t.dims().to_vec())).collect();
+    let want: Vec<(String, Vec<usize>)> = params
+        .names()
+        .iter()
+        .zip(params.tensors())
+        .map(|(n, t)| (n.clone(), t.dims().to_vec()))
+        .collect();
     let values = load_tensors(path, &want)?;
     for (t, v) in params.tensors_mut().iter_mut().zip(values) {
         *t = Tensor::from_vec(t.shape(), v)?;
@@ -92,7 +99,8 @@ impl CheckpointDir {
             std::fs::remove_dir_all(&self.staging)
                 .with_context(|| format!("clearing {}", self.staging.display()))?;
         }
-        std::fs::create_dir_all(&self.staging).with_context(|| format!("creating {}", self.staging.display()))?;
+        std::fs::create_dir_all(&self.staging)
+            .with_context(|| format!("creating {}", self.staging.display()))?;
         Ok(&self.staging)
     }
 
@@ -135,7 +143,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("dcc-ckpt-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut p = ParamStore::new();
-        p.add("a.weight", Tensor::from_vec([2, 3], vec![0.1, -2.5, 3.25, 1e-30, f32::MAX, 7.0]).unwrap());
+        p.add(
+            "a.weight",
+            Tensor::from_vec([2, 3], vec![0.1, -2.5, 3.25, 1e-30, f32::MAX, 7.0]).unwrap(),
+        );
         p.add("a.bias", Tensor::from_vec([2], vec![0.5, -0.5]).unwrap());
         let path = dir.join("w.safetensors");
         save_params(&path, &p).unwrap();
@@ -148,7 +159,9 @@ mod tests {
         let e = load_params(&path, &mut r).unwrap_err().to_string();
         assert!(e.contains("a.weight") && e.contains("[3, 2]"), "{e}");
         std::fs::write(dir.join("bad.safetensors"), b"garbage").unwrap();
-        let e = load_params(&dir.join("bad.safetensors"), &mut r).unwrap_err().to_string();
+        let e = load_params(&dir.join("bad.safetensors"), &mut r)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a valid safetensors"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -55,7 +55,13 @@ pub fn auroc(pos: &[f64], neg: &[f64]) -> f64 {
     let mut wins = 0.0;
     for p in pos {
         for n in neg {
-            wins += if p > n { 1.0 } else if p == n { 0.5 } else { 0.0 };
+            wins += if p > n {
+                1.0
+            } else if p == n {
+                0.5
+            } else {
+                0.0
+            };
         }
     }
     wins / (pos.len() * neg.len()).max(1) as f64
@@ -67,7 +73,10 @@ const FEEDBACK: &str = "bahamas-agn-strong";
 
 fn simulate(dir: &Path, sets: &[&str], per_set: usize, seed: u64) -> Result<()> {
     let plan = SimulationPlan {
-        sets: sets.iter().map(|s| resolve_set(s, Preset::Bahamas)).collect::<Result<_>>()?,
+        sets: sets
+            .iter()
+            .map(|s| resolve_set(s, Preset::Bahamas))
+            .collect::<Result<_>>()?,
         per_set,
         channels: vec![Channel::Mass, Channel::Xray],
         seed,
@@ -76,7 +85,13 @@ fn simulate(dir: &Path, sets: &[&str], per_set: usize, seed: u64) -> Result<()> 
 }
 
 /// Confidence of random subsets of `rows` (member 0 latents without dimension 0).
-fn subset_confidences(rows: &[Vec<f64>], classes: &[Vec<Vec<f64>>], size: usize, count: usize, seed: u64) -> Result<Vec<f64>> {
+fn subset_confidences(
+    rows: &[Vec<f64>],
+    classes: &[Vec<Vec<f64>>],
+    size: usize,
+    count: usize,
+    seed: u64,
+) -> Result<Vec<f64>> {
     let mut out = Vec::new();
     let mut s = seed;
     for _ in 0..count {
@@ -95,7 +110,12 @@ fn subset_confidences(rows: &[Vec<f64>], classes: &[Vec<Vec<f64>>], size: usize,
 }
 
 fn checks(inf: &Inference, det: &Details) -> Result<(Vec<Check>, f64, f64)> {
-    let set = |name: &str| inf.sets.iter().find(|s| s.name == name).with_context(|| format!("set {name} missing from the inference"));
+    let set = |name: &str| {
+        inf.sets
+            .iter()
+            .find(|s| s.name == name)
+            .with_context(|| format!("set {name} missing from the inference"))
+    };
     let mut out = Vec::new();
     let w = set(WITHHELD)?;
     let p = &w.posterior;
@@ -116,32 +136,85 @@ fn checks(inf: &Inference, det: &Details) -> Result<(Vec<Check>, f64, f64)> {
     });
     for name in KNOWN {
         let s = set(name)?;
-        let own = s.overlaps.iter().find(|o| o.class == name).map_or(0.0, |o| o.mean);
+        let own = s
+            .overlaps
+            .iter()
+            .find(|o| o.class == name)
+            .map_or(0.0, |o| o.mean);
         out.push(Check {
-            claim: format!("in-domain {name} (validation images) overlaps strongly with its own class"),
-            figure: format!("overlap {:.1} % ± {:.1}, verdict {}", 100.0 * own, 100.0 * s.overlaps.iter().find(|o| o.class == name).map_or(0.0, |o| o.stderr), s.verdict),
+            claim: format!(
+                "in-domain {name} (validation images) overlaps strongly with its own class"
+            ),
+            figure: format!(
+                "overlap {:.1} % ± {:.1}, verdict {}",
+                100.0 * own,
+                100.0
+                    * s.overlaps
+                        .iter()
+                        .find(|o| o.class == name)
+                        .map_or(0.0, |o| o.stderr),
+                s.verdict
+            ),
             pass: own >= 0.5 && s.verdict == "recognised",
         });
     }
-    let shifted = inf.sets.iter().find(|s| s.role == "new").context("no shifted set in the inference")?;
+    let shifted = inf
+        .sets
+        .iter()
+        .find(|s| s.role == "new")
+        .context("no shifted set in the inference")?;
     out.push(Check {
         claim: format!("the shifted set {} is called extrapolating", shifted.name),
-        figure: format!("confidence {:.1} % (closest {}), {:.0} % of images beyond the kNN threshold", 100.0 * shifted.confidence, shifted.closest_known, 100.0 * shifted.knn_far_fraction),
+        figure: format!(
+            "confidence {:.1} % (closest {}), {:.0} % of images beyond the kNN threshold",
+            100.0 * shifted.confidence,
+            shifted.closest_known,
+            100.0 * shifted.knn_far_fraction
+        ),
         pass: shifted.verdict == "extrapolating",
     });
     // AUROCs: in-domain = validation images of the known sets, against the shifted set.
-    let in_sets: Vec<usize> = inf.sets.iter().enumerate().filter(|(_, s)| s.role == "known").map(|(i, _)| i).collect();
-    let sh = inf.sets.iter().position(|s| s.role == "new").expect("found above");
-    let in_knn: Vec<f64> = in_sets.iter().flat_map(|&i| inf.sets[i].knn_ratio_per_image.clone()).collect();
+    let in_sets: Vec<usize> = inf
+        .sets
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.role == "known")
+        .map(|(i, _)| i)
+        .collect();
+    let sh = inf
+        .sets
+        .iter()
+        .position(|s| s.role == "new")
+        .expect("found above");
+    let in_knn: Vec<f64> = in_sets
+        .iter()
+        .flat_map(|&i| inf.sets[i].knn_ratio_per_image.clone())
+        .collect();
     let knn_auc = auroc(&inf.sets[sh].knn_ratio_per_image, &in_knn);
     let dim = det.latents[0].len() / det.targets[0].indices.len();
-    let rest = |v: &[f32]| -> Vec<Vec<f64>> { v.chunks(dim).map(|r| r[1..].iter().map(|&x| x as f64).collect()).collect() };
-    let known_classes: Vec<Vec<Vec<f64>>> =
-        det.info.classes.iter().zip(&det.class_latents).filter(|(c, _)| c.known).map(|(_, z)| rest(z)).collect();
+    let rest = |v: &[f32]| -> Vec<Vec<f64>> {
+        v.chunks(dim)
+            .map(|r| r[1..].iter().map(|&x| x as f64).collect())
+            .collect()
+    };
+    let known_classes: Vec<Vec<Vec<f64>>> = det
+        .info
+        .classes
+        .iter()
+        .zip(&det.class_latents)
+        .filter(|(c, _)| c.known)
+        .map(|(_, z)| rest(z))
+        .collect();
     // Subsets are drawn within one set each: a mixture of sets has no single cluster.
     let mut conf_in = Vec::new();
     for (j, &i) in in_sets.iter().enumerate() {
-        conf_in.extend(subset_confidences(&rest(&det.latents[i]), &known_classes, 20, 20, 1 + j as u64)?);
+        conf_in.extend(subset_confidences(
+            &rest(&det.latents[i]),
+            &known_classes,
+            20,
+            20,
+            1 + j as u64,
+        )?);
     }
     let conf_sh = subset_confidences(&rest(&det.latents[sh]), &known_classes, 20, 60, 99)?;
     let conf_auc = auroc(&conf_in, &conf_sh);
@@ -156,9 +229,20 @@ pub fn run_demo(cfg: &DemoConfig) -> Result<(Inference, Vec<Check>)> {
     let run = cfg.out.join("run");
     let mut train_sets: Vec<&str> = KNOWN.to_vec();
     train_sets.extend([WITHHELD, FEEDBACK]);
-    eprintln!("[1/4] simulating {} training sets × {} maps (mass + X-ray) and {} × {} shifted maps", train_sets.len(), cfg.per_set, cfg.shifted, cfg.per_set / 2);
+    eprintln!(
+        "[1/4] simulating {} training sets × {} maps (mass + X-ray) and {} × {} shifted maps",
+        train_sets.len(),
+        cfg.per_set,
+        cfg.shifted,
+        cfg.per_set / 2
+    );
     simulate(&data, &train_sets, cfg.per_set, cfg.seed)?;
-    simulate(&test, &[cfg.shifted.as_str()], (cfg.per_set / 2).max(20), cfg.seed + 1)?;
+    simulate(
+        &test,
+        &[cfg.shifted.as_str()],
+        (cfg.per_set / 2).max(20),
+        cfg.seed + 1,
+    )?;
     eprintln!("      {:.0} s", t0.elapsed().as_secs_f64());
 
     let mut tc = TrainConfig::new(data.clone(), NetConfig::load("small")?);
@@ -177,10 +261,19 @@ pub fn run_demo(cfg: &DemoConfig) -> Result<(Inference, Vec<Check>)> {
     }
     std::fs::create_dir_all(&run)?;
     info.save(&run)?;
-    eprintln!("[2/4] training {} × small for {} epochs (distance anchor from epoch {})", cfg.ensemble, cfg.epochs, cfg.epochs / 2 + 1);
+    eprintln!(
+        "[2/4] training {} × small for {} epochs (distance anchor from epoch {})",
+        cfg.ensemble,
+        cfg.epochs,
+        cfg.epochs / 2 + 1
+    );
     let log = train(&info, &run, false, true)?;
     let ips = log.iter().map(|e| e.images_per_s).sum::<f64>() / log.len() as f64;
-    eprintln!("      {:.0} s, {:.0} training images/s on average", t0.elapsed().as_secs_f64(), ips);
+    eprintln!(
+        "      {:.0} s, {:.0} training images/s on average",
+        t0.elapsed().as_secs_f64(),
+        ips
+    );
 
     eprintln!("[3/4] inferring on the training sets' validation images and the shifted set");
     let (inf, det) = infer(&run, &[data, test], None, &Thresholds::default())?;
@@ -190,10 +283,19 @@ pub fn run_demo(cfg: &DemoConfig) -> Result<(Inference, Vec<Check>)> {
     print!("{}", table(&inf));
     println!();
     for c in &checks {
-        println!("[{}] {}: {}", if c.pass { "pass" } else { "FAIL" }, c.claim, c.figure);
+        println!(
+            "[{}] {}: {}",
+            if c.pass { "pass" } else { "FAIL" },
+            c.claim,
+            c.figure
+        );
     }
     println!("AUROC in-domain vs shifted: confidence of 20-image subsets {conf_auc:.3}, nearest-neighbour score per image {knn_auc:.3}");
-    println!("training throughput {ips:.0} images/s; report {}; total {:.0} s", page.display(), t0.elapsed().as_secs_f64());
+    println!(
+        "training throughput {ips:.0} images/s; report {}; total {:.0} s",
+        page.display(),
+        t0.elapsed().as_secs_f64()
+    );
     #[derive(Serialize)]
     struct Summary<'a> {
         checks: &'a [Check],
@@ -204,7 +306,13 @@ pub fn run_demo(cfg: &DemoConfig) -> Result<(Inference, Vec<Check>)> {
     }
     save_json(
         cfg.out.join("demo.json"),
-        &Summary { checks: &checks, auroc_confidence: conf_auc, auroc_knn: knn_auc, training_images_per_s: ips, seconds: t0.elapsed().as_secs_f64() },
+        &Summary {
+            checks: &checks,
+            auroc_confidence: conf_auc,
+            auroc_knn: knn_auc,
+            training_images_per_s: ips,
+            seconds: t0.elapsed().as_secs_f64(),
+        },
     )?;
     Ok((inf, checks))
 }

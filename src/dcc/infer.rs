@@ -36,7 +36,11 @@ pub struct Thresholds {
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Thresholds { min_confidence: 0.1, knn_k: 10, max_far_fraction: 0.5 }
+        Thresholds {
+            min_confidence: 0.1,
+            knn_k: 10,
+            max_far_fraction: 0.5,
+        }
     }
 }
 
@@ -145,7 +149,12 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 }
 
 /// Runs the inference of `run` on the sets of `data` (all sets, or those named in `only`).
-pub fn infer(run: &Path, data: &[PathBuf], only: Option<&[String]>, th: &Thresholds) -> Result<(Inference, Details)> {
+pub fn infer(
+    run: &Path,
+    data: &[PathBuf],
+    only: Option<&[String]>,
+    th: &Thresholds,
+) -> Result<(Inference, Details)> {
     let info = RunInfo::load(run)?;
     let cfg = &info.config;
     let train_ds = Arc::new(info.open_dataset()?);
@@ -159,30 +168,61 @@ pub fn infer(run: &Path, data: &[PathBuf], only: Option<&[String]>, th: &Thresho
             ..LoaderConfig::default()
         },
     )?;
-    let channels: Vec<usize> = cfg.channels.clone().unwrap_or_else(|| (0..train_ds.dims()[1]).collect());
-    let (train_idx, val_idx) = (loader.indices(Split::Train), loader.indices(Split::Validation));
+    let channels: Vec<usize> = cfg
+        .channels
+        .clone()
+        .unwrap_or_else(|| (0..train_ds.dims()[1]).collect());
+    let (train_idx, val_idx) = (
+        loader.indices(Split::Train),
+        loader.indices(Split::Validation),
+    );
     let class_train: Vec<Vec<usize>> = info
         .classes
         .iter()
         .map(|c| {
-            let s = train_ds.sets().iter().position(|s| s.name == c.name).expect("run classes exist");
-            train_idx.iter().copied().filter(|&i| train_ds.set_of(i) == Some(s)).collect()
+            let s = train_ds
+                .sets()
+                .iter()
+                .position(|s| s.name == c.name)
+                .expect("run classes exist");
+            train_idx
+                .iter()
+                .copied()
+                .filter(|&i| train_ds.set_of(i) == Some(s))
+                .collect()
         })
         .collect();
 
     let mut targets = Vec::new();
     for dir in data {
         let same = same_dir(dir, &cfg.data);
-        let ds = if same { train_ds.clone() } else { Arc::new(Dataset::open(dir, &OpenOptions { skip_bad: cfg.skip_bad })?) };
+        let ds = if same {
+            train_ds.clone()
+        } else {
+            Arc::new(Dataset::open(
+                dir,
+                &OpenOptions {
+                    skip_bad: cfg.skip_bad,
+                },
+            )?)
+        };
         for (s, set) in ds.sets().iter().enumerate() {
             if only.is_some_and(|o| !o.contains(&set.name)) {
                 continue;
             }
-            let class = info.classes.iter().find(|c| c.name == set.name).filter(|_| same);
+            let class = info
+                .classes
+                .iter()
+                .find(|c| c.name == set.name)
+                .filter(|_| same);
             let (role, indices) = match class {
                 Some(c) => (
                     if c.known { "known" } else { "unknown" },
-                    val_idx.iter().copied().filter(|&i| ds.set_of(i) == Some(s)).collect::<Vec<_>>(),
+                    val_idx
+                        .iter()
+                        .copied()
+                        .filter(|&i| ds.set_of(i) == Some(s))
+                        .collect::<Vec<_>>(),
                 ),
                 None => ("new", set.indices.clone()),
             };
@@ -195,7 +235,14 @@ pub fn infer(run: &Path, data: &[PathBuf], only: Option<&[String]>, th: &Thresho
                     role
                 );
             }
-            targets.push(Target { name: set.name.clone(), data: dir.clone(), role: role.into(), sigma: set.sigma, ds: ds.clone(), indices });
+            targets.push(Target {
+                name: set.name.clone(),
+                data: dir.clone(),
+                role: role.into(),
+                sigma: set.sigma,
+                ds: ds.clone(),
+                indices,
+            });
         }
     }
     if targets.is_empty() {
@@ -203,19 +250,41 @@ pub fn infer(run: &Path, data: &[PathBuf], only: Option<&[String]>, th: &Thresho
     }
 
     let pool = Pool::new();
-    let d = info.config.network.build(info.input, info.classes.len(), 0)?.latent_dim;
+    let d = info
+        .config
+        .network
+        .build(info.input, info.classes.len(), 0)?
+        .latent_dim;
     let members = cfg.ensemble;
     // z[r][t]: member r, target t, latents N×D; zc[r][c]: training class latents.
     let mut z = Vec::new();
     let mut zc = Vec::new();
     for k in 0..members {
-        let net = load_member(&info, run, k).with_context(|| format!("loading ensemble member {k}"))?;
-        z.push(targets.iter().map(|t| latents(&net, &t.ds, &t.indices, &channels, &pool)).collect::<Result<Vec<_>>>()?);
-        zc.push(class_train.iter().map(|idx| latents(&net, &train_ds, idx, &channels, &pool)).collect::<Result<Vec<_>>>()?);
+        let net =
+            load_member(&info, run, k).with_context(|| format!("loading ensemble member {k}"))?;
+        z.push(
+            targets
+                .iter()
+                .map(|t| latents(&net, &t.ds, &t.indices, &channels, &pool))
+                .collect::<Result<Vec<_>>>()?,
+        );
+        zc.push(
+            class_train
+                .iter()
+                .map(|idx| latents(&net, &train_ds, idx, &channels, &pool))
+                .collect::<Result<Vec<_>>>()?,
+        );
     }
     let col0 = |v: &[f32]| -> Vec<f64> { v.chunks(d).map(|r| r[0] as f64).collect() };
-    let rest = |v: &[f32]| -> Vec<Vec<f64>> { v.chunks(d).map(|r| r[1..].iter().map(|&x| x as f64).collect()).collect() };
-    let z0: Vec<Vec<Vec<f64>>> = z.iter().map(|m| m.iter().map(|v| col0(v)).collect()).collect();
+    let rest = |v: &[f32]| -> Vec<Vec<f64>> {
+        v.chunks(d)
+            .map(|r| r[1..].iter().map(|&x| x as f64).collect())
+            .collect()
+    };
+    let z0: Vec<Vec<Vec<f64>>> = z
+        .iter()
+        .map(|m| m.iter().map(|v| col0(v)).collect())
+        .collect();
     let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
     let posts = posteriors(&z0, &names, &info.label_map)?;
 
@@ -228,9 +297,18 @@ pub fn infer(run: &Path, data: &[PathBuf], only: Option<&[String]>, th: &Thresho
                 .collect::<Result<_>>()
                 .with_context(|| format!("overlap of set '{}' with class '{}'", t.name, c.name))?;
             let (mean, stderr) = mean_and_stderr(&per);
-            overlaps.push(ClassOverlap { class: c.name.clone(), known: c.known, mean, stderr });
+            overlaps.push(ClassOverlap {
+                class: c.name.clone(),
+                known: c.known,
+                mean,
+                stderr,
+            });
         }
-        let best = overlaps.iter().filter(|o| o.known).max_by(|a, b| a.mean.total_cmp(&b.mean)).expect("≥ 2 known classes");
+        let best = overlaps
+            .iter()
+            .filter(|o| o.known)
+            .max_by(|a, b| a.mean.total_cmp(&b.mean))
+            .expect("≥ 2 known classes");
         let mut ratio = vec![0.0; t.indices.len()];
         for r in 0..members {
             let train: Vec<f32> = zc[r].concat();
@@ -257,7 +335,12 @@ pub fn infer(run: &Path, data: &[PathBuf], only: Option<&[String]>, th: &Thresho
             knn_median_ratio: sorted[sorted.len() / 2],
             knn_far_fraction: far,
             knn_ratio_per_image: ratio,
-            verdict: if recognised { "recognised" } else { "extrapolating" }.into(),
+            verdict: if recognised {
+                "recognised"
+            } else {
+                "extrapolating"
+            }
+            .into(),
         });
     }
     let inference = Inference {
@@ -270,7 +353,16 @@ pub fn infer(run: &Path, data: &[PathBuf], only: Option<&[String]>, th: &Thresho
     };
     let latents = z.swap_remove(0);
     let class_latents = zc.swap_remove(0);
-    Ok((inference, Details { info, targets, latents, class_latents, channels }))
+    Ok((
+        inference,
+        Details {
+            info,
+            targets,
+            latents,
+            class_latents,
+            channels,
+        },
+    ))
 }
 
 /// The readable summary table.

@@ -9,8 +9,14 @@ use crate::tensor::{Pool, Tensor};
 use anyhow::{bail, Result};
 
 /// ∂z_dim/∂x for images `indices` of `ds` (N×C×H×W, row-major), in inference mode.
-pub fn saliency(net: &Network, ds: &Dataset, indices: &[usize], channels: &[usize], dim: usize, pool: &Pool)
-    -> Result<Vec<f32>> {
+pub fn saliency(
+    net: &Network,
+    ds: &Dataset,
+    indices: &[usize],
+    channels: &[usize],
+    dim: usize,
+    pool: &Pool,
+) -> Result<Vec<f32>> {
     if dim >= net.latent_dim {
         bail!("saliency: latent dimension {dim} ≥ {}", net.latent_dim);
     }
@@ -26,17 +32,26 @@ pub fn saliency(net: &Network, ds: &Dataset, indices: &[usize], channels: &[usiz
         seed.data_mut()[i * net.latent_dim + dim] = 1.0;
     }
     let grads = tape.backward_with(out.latent, seed)?;
-    Ok(grads.get(xv).map(|g| g.data().to_vec()).unwrap_or_else(|| vec![0.0; tape.value(xv).numel()]))
+    Ok(grads
+        .get(xv)
+        .map(|g| g.data().to_vec())
+        .unwrap_or_else(|| vec![0.0; tape.value(xv).numel()]))
 }
 
 /// Pearson correlation over the pairs where `y` is present; None with < 3 pairs or no spread.
 pub fn pearson(x: &[f64], y: &[Option<f64>]) -> Option<f64> {
-    let pairs: Vec<(f64, f64)> = x.iter().zip(y).filter_map(|(a, b)| b.filter(|v| v.is_finite()).map(|b| (*a, b))).collect();
+    let pairs: Vec<(f64, f64)> = x
+        .iter()
+        .zip(y)
+        .filter_map(|(a, b)| b.filter(|v| v.is_finite()).map(|b| (*a, b)))
+        .collect();
     if pairs.len() < 3 {
         return None;
     }
     let n = pairs.len() as f64;
-    let (mx, my) = pairs.iter().fold((0.0, 0.0), |(a, b), (x, y)| (a + x / n, b + y / n));
+    let (mx, my) = pairs
+        .iter()
+        .fold((0.0, 0.0), |(a, b), (x, y)| (a + x / n, b + y / n));
     let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
     for (x, y) in &pairs {
         sxy += (x - mx) * (y - my);

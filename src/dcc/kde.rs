@@ -26,14 +26,20 @@ impl<'a> Kde<'a> {
     /// A KDE; errors on fewer than two samples or zero spread (the bandwidth would be 0).
     pub fn new(samples: &'a [f64], what: &str) -> Result<Kde<'a>> {
         if samples.len() < 2 {
-            bail!("{what}: a density needs at least 2 samples, found {}", samples.len());
+            bail!(
+                "{what}: a density needs at least 2 samples, found {}",
+                samples.len()
+            );
         }
         if let Some(v) = samples.iter().find(|v| !v.is_finite()) {
             bail!("{what}: non-finite sample {v}");
         }
         let bandwidth = std_ddof1(samples) * (samples.len() as f64).powf(-0.2);
         if bandwidth <= 0.0 {
-            bail!("{what}: all {} samples are equal; the density is degenerate", samples.len());
+            bail!(
+                "{what}: all {} samples are equal; the density is degenerate",
+                samples.len()
+            );
         }
         Ok(Kde { samples, bandwidth })
     }
@@ -67,7 +73,9 @@ pub fn linspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     if n == 1 {
         return vec![lo];
     }
-    (0..n).map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64).collect()
+    (0..n)
+        .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
+        .collect()
 }
 
 /// ∫ y dx by the trapezoid rule on a (possibly uneven) grid.
@@ -100,7 +108,9 @@ mod tests {
 
     #[test]
     fn kde_of_a_wide_sample_integrates_to_one_and_uses_scott_bandwidth() {
-        let s: Vec<f64> = (0..200).map(|i| ((i * 37 % 200) as f64 / 200.0 - 0.5) * 2.0).collect();
+        let s: Vec<f64> = (0..200)
+            .map(|i| ((i * 37 % 200) as f64 / 200.0 - 0.5) * 2.0)
+            .collect();
         let k = Kde::new(&s, "t").unwrap();
         let want = std_ddof1(&s) * 200f64.powf(-0.2);
         assert!((k.bandwidth() - want).abs() < 1e-12);
@@ -122,7 +132,10 @@ mod tests {
     #[test]
     fn degenerate_samples_are_refused() {
         assert!(Kde::new(&[1.0], "x").is_err());
-        assert!(Kde::new(&[2.0, 2.0, 2.0], "x").unwrap_err().to_string().contains("equal"));
+        assert!(Kde::new(&[2.0, 2.0, 2.0], "x")
+            .unwrap_err()
+            .to_string()
+            .contains("equal"));
         assert!(Kde::new(&[1.0, f64::NAN], "x").is_err());
     }
 }

@@ -19,9 +19,19 @@ fn norms(x: &[f32], d: usize) -> Vec<f32> {
 
 /// Distance from every query row to its k-th nearest reference row (rows of width `d`).
 /// `skip_self` drops one zero-distance match per row (queries = references).
-pub fn kth_distances(queries: &[f32], refs: &[f32], d: usize, k: usize, skip_self: bool) -> Result<Vec<f32>> {
+pub fn kth_distances(
+    queries: &[f32],
+    refs: &[f32],
+    d: usize,
+    k: usize,
+    skip_self: bool,
+) -> Result<Vec<f32>> {
     if d == 0 || !queries.len().is_multiple_of(d) || !refs.len().is_multiple_of(d) {
-        bail!("knn: arrays of {} and {} values are not rows of width {d}", queries.len(), refs.len());
+        bail!(
+            "knn: arrays of {} and {} values are not rows of width {d}",
+            queries.len(),
+            refs.len()
+        );
     }
     let m = refs.len() / d;
     let need = k + usize::from(skip_self);
@@ -38,7 +48,17 @@ pub fn kth_distances(queries: &[f32], refs: &[f32], d: usize, k: usize, skip_sel
             let mut dots = vec![0.0f32; rows * COLS];
             for (rb, rnb) in refs.chunks(COLS * d).zip(rn.chunks(COLS)) {
                 let cols = rnb.len();
-                sgemm(rows, cols, d, Operand::new(qb, d), Operand::t(rb, d), &mut dots, COLS, false, Par::Seq);
+                sgemm(
+                    rows,
+                    cols,
+                    d,
+                    Operand::new(qb, d),
+                    Operand::t(rb, d),
+                    &mut dots,
+                    COLS,
+                    false,
+                    Par::Seq,
+                );
                 for i in 0..rows {
                     let top = &mut best[i * need..(i + 1) * need];
                     for j in 0..cols {
@@ -70,13 +90,25 @@ pub fn training_threshold(train: &[f32], d: usize, k: usize) -> Result<f32> {
 }
 
 /// Naive reference of `kth_distances` (full sort per row), for tests.
-pub fn kth_distances_reference(queries: &[f32], refs: &[f32], d: usize, k: usize, skip_self: bool) -> Vec<f32> {
+pub fn kth_distances_reference(
+    queries: &[f32],
+    refs: &[f32],
+    d: usize,
+    k: usize,
+    skip_self: bool,
+) -> Vec<f32> {
     queries
         .chunks(d)
         .map(|q| {
             let mut ds: Vec<f64> = refs
                 .chunks(d)
-                .map(|r| q.iter().zip(r).map(|(a, b)| (*a as f64 - *b as f64).powi(2)).sum::<f64>().sqrt())
+                .map(|r| {
+                    q.iter()
+                        .zip(r)
+                        .map(|(a, b)| (*a as f64 - *b as f64).powi(2))
+                        .sum::<f64>()
+                        .sqrt()
+                })
                 .collect();
             ds.sort_by(f64::total_cmp);
             ds[k - 1 + usize::from(skip_self)] as f32
@@ -115,7 +147,10 @@ mod tests {
         let thr = training_threshold(&train, 3, 5).unwrap();
         let far = kth_distances(&[5.0, 5.0, 5.0], &train, 3, 5, false).unwrap()[0];
         let near = kth_distances(&[0.0, 0.0, 0.0], &train, 3, 5, false).unwrap()[0];
-        assert!(far > 3.0 * thr && near < thr, "far {far} near {near} thr {thr}");
+        assert!(
+            far > 3.0 * thr && near < thr,
+            "far {far} near {near} thr {thr}"
+        );
     }
 
     #[test]

@@ -23,13 +23,19 @@ impl LabelMap {
         if let Some(s) = known_sigmas.iter().find(|s| !s.is_finite() || **s < 0.0) {
             bail!("σ/m must be a finite value ≥ 0, found {s}");
         }
-        let logs: Vec<f64> = known_sigmas.iter().map(|&s| s.max(CDM_SIGMA).log10()).collect();
+        let logs: Vec<f64> = known_sigmas
+            .iter()
+            .map(|&s| s.max(CDM_SIGMA).log10())
+            .collect();
         let lo = logs.iter().cloned().fold(f64::INFINITY, f64::min);
         let hi = logs.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
             bail!("the known sets need at least two different σ/m values to define the σ/m axis, found {known_sigmas:?}");
         }
-        Ok(LabelMap { log_lo: lo, log_hi: hi })
+        Ok(LabelMap {
+            log_lo: lo,
+            log_hi: hi,
+        })
     }
 
     /// The label of σ/m.

@@ -17,25 +17,36 @@ pub const BATCH: usize = 256;
 pub fn read_batch(ds: &Dataset, indices: &[usize], channels: &[usize]) -> Result<Tensor> {
     let [_, c, h, w] = ds.dims();
     if let Some(&bad) = channels.iter().find(|&&k| k >= c) {
-        bail!("{}: channel {bad} requested but the images have {c}", ds.dir().display());
+        bail!(
+            "{}: channel {bad} requested but the images have {c}",
+            ds.dir().display()
+        );
     }
     let hw = h * w;
     let per = channels.len() * hw;
     let mut data = vec![0.0f32; indices.len() * per];
-    data.par_chunks_mut(per).zip(indices).try_for_each(|(out, &i)| -> Result<()> {
-        let mut full = vec![0.0f32; c * hw];
-        ds.read_image(i, &mut full)?;
-        for (plane, &k) in out.chunks_mut(hw).zip(channels) {
-            plane.copy_from_slice(&full[k * hw..(k + 1) * hw]);
-            normalise_max(plane);
-        }
-        Ok(())
-    })?;
+    data.par_chunks_mut(per)
+        .zip(indices)
+        .try_for_each(|(out, &i)| -> Result<()> {
+            let mut full = vec![0.0f32; c * hw];
+            ds.read_image(i, &mut full)?;
+            for (plane, &k) in out.chunks_mut(hw).zip(channels) {
+                plane.copy_from_slice(&full[k * hw..(k + 1) * hw]);
+                normalise_max(plane);
+            }
+            Ok(())
+        })?;
     Tensor::from_vec([indices.len(), channels.len(), h, w], data)
 }
 
 /// Latents (N×D, row-major) of images `indices` of `ds`.
-pub fn latents(net: &Network, ds: &Dataset, indices: &[usize], channels: &[usize], pool: &Pool) -> Result<Vec<f32>> {
+pub fn latents(
+    net: &Network,
+    ds: &Dataset,
+    indices: &[usize],
+    channels: &[usize],
+    pool: &Pool,
+) -> Result<Vec<f32>> {
     let [_, h, w] = net.input;
     let [_, _, dh, dw] = ds.dims();
     if (h, w) != (dh, dw) || channels.len() != net.input[0] {

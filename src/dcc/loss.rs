@@ -21,7 +21,11 @@ pub struct LossWeights {
 
 impl Default for LossWeights {
     fn default() -> Self {
-        LossWeights { class: 1.0, cclp: 2.2, dist: 1.0 }
+        LossWeights {
+            class: 1.0,
+            cclp: 2.2,
+            dist: 1.0,
+        }
     }
 }
 
@@ -52,10 +56,16 @@ pub struct BatchLabels<'a> {
 
 /// Records the DCC loss of one forward pass. `keep_latent` is the ordered bottleneck's
 /// cut for this batch (Z is cut before the first zeroed column).
-pub fn dcc_loss(tape: &mut Tape, out: &Outputs, keep_latent: Option<usize>, labels: &BatchLabels, w: &LossWeights)
-    -> Result<(Var, LossTerms)> {
+pub fn dcc_loss(
+    tape: &mut Tape,
+    out: &Outputs,
+    keep_latent: Option<usize>,
+    labels: &BatchLabels,
+    w: &LossWeights,
+) -> Result<(Var, LossTerms)> {
     let rows: Vec<Option<usize>> = labels.row_sets.iter().map(|&s| Some(s)).collect();
-    let ce = ops::softmax::cross_entropy(tape, out.logits, &rows).context("DCC loss, class term")?;
+    let ce =
+        ops::softmax::cross_entropy(tape, out.logits, &rows).context("DCC loss, class term")?;
     let [_, d] = tape.shape(out.latent).matrix("latent")?;
     let z = match keep_latent {
         Some(k) if k < d => ops::select::slice_columns(tape, out.latent, 0, k)?,
@@ -77,7 +87,13 @@ pub fn dcc_loss(tape: &mut Tape, out: &Outputs, keep_latent: Option<usize>, labe
     let c = ops::arith::scale(tape, dist, w.dist)?;
     let ab = ops::arith::add(tape, a, b)?;
     let total = ops::arith::add(tape, ab, c)?;
-    Ok((total, LossTerms { total: tape.value(total).data()[0], ..terms }))
+    Ok((
+        total,
+        LossTerms {
+            total: tape.value(total).data()[0],
+            ..terms
+        },
+    ))
 }
 
 /// Fraction of rows of `logits` (N×K, row-major) whose argmax is the row's class.
@@ -90,7 +106,10 @@ pub fn accuracy(logits: &[f32], classes: &[usize]) -> f32 {
         .chunks(k)
         .zip(classes)
         .filter(|(row, &c)| {
-            let best = row.iter().enumerate().fold(0, |b, (i, v)| if *v > row[b] { i } else { b });
+            let best = row
+                .iter()
+                .enumerate()
+                .fold(0, |b, (i, v)| if *v > row[b] { i } else { b });
             best == c
         })
         .count();
@@ -106,15 +125,31 @@ mod tests {
     fn total_is_the_weighted_sum_of_the_terms() {
         let pool = Pool::new();
         let mut tape = Tape::new(&pool);
-        let z = tape.input(Tensor::from_vec([4, 3], vec![0.1, 0.5, -0.2, 0.2, 0.4, 0.1, 0.9, -0.3, 0.3, 0.8, -0.1, 0.2]).unwrap());
-        let logits = tape.input(Tensor::from_vec([4, 2], vec![1.0, 0.0, 0.5, 0.2, 0.0, 1.0, 0.3, 0.1]).unwrap());
+        let z = tape.input(
+            Tensor::from_vec(
+                [4, 3],
+                vec![
+                    0.1, 0.5, -0.2, 0.2, 0.4, 0.1, 0.9, -0.3, 0.3, 0.8, -0.1, 0.2,
+                ],
+            )
+            .unwrap(),
+        );
+        let logits = tape
+            .input(Tensor::from_vec([4, 2], vec![1.0, 0.0, 0.5, 0.2, 0.0, 1.0, 0.3, 0.1]).unwrap());
         let out = Outputs { latent: z, logits };
-        let labels = BatchLabels { row_sets: &[0, 0, 1, 1], classes: 2, targets: &[Some(0.0), None] };
+        let labels = BatchLabels {
+            row_sets: &[0, 0, 1, 1],
+            classes: 2,
+            targets: &[Some(0.0), None],
+        };
         let w = LossWeights::default();
         let (l, t) = dcc_loss(&mut tape, &out, Some(2), &labels, &w).unwrap();
         let want = w.class * t.ce + w.cclp * t.cclp + w.dist * t.dist;
         assert!((t.total - want).abs() < 1e-5, "{t:?}");
-        assert!((t.dist - 0.01).abs() < 1e-6, "lower median of 0.1 and 0.2 is 0.1: {t:?}");
+        assert!(
+            (t.dist - 0.01).abs() < 1e-6,
+            "lower median of 0.1 and 0.2 is 0.1: {t:?}"
+        );
         assert_eq!(t.accuracy, 0.75);
         let g = tape.backward(l).unwrap();
         // The bottleneck cut: column 2 of Z gets no CCLP gradient (and no anchor gradient).

@@ -1,12 +1,12 @@
 //! Deep Compact Clustering: the σ/m labels, the DCC loss terms' numerics, the σ/m
 //! posterior and the trust tests (overlap, nearest-neighbour distance).
 
-pub mod kde;
-pub mod knn;
 pub mod checkpoint;
 pub mod demo;
 pub mod infer;
 pub mod interpret;
+pub mod kde;
+pub mod knn;
 pub mod labels;
 pub mod latents;
 pub mod loss;

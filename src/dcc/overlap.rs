@@ -24,28 +24,49 @@ fn centre(rows: &[Vec<f64>]) -> Vec<f64> {
 /// Overlap of `target` with `known` (rows = latent vectors without dimension 0).
 pub fn overlap(target: &[Vec<f64>], known: &[Vec<f64>]) -> Result<f64> {
     if target.len() < 2 || known.len() < 2 {
-        bail!("overlap needs at least 2 latents per set, found {} and {}", target.len(), known.len());
+        bail!(
+            "overlap needs at least 2 latents per set, found {} and {}",
+            target.len(),
+            known.len()
+        );
     }
     let dims = target[0].len();
     if dims == 0 || known[0].len() != dims {
-        bail!("overlap: latent widths {} and {} (need equal, ≥ 1)", dims, known[0].len());
+        bail!(
+            "overlap: latent widths {} and {} (need equal, ≥ 1)",
+            dims,
+            known[0].len()
+        );
     }
     let (ct, ck) = (centre(target), centre(known));
     let d: Vec<f64> = ck.iter().zip(&ct).map(|(k, t)| k - t).collect();
     let len = d.iter().map(|v| v * v).sum::<f64>().sqrt();
     // Coinciding centres: any axis separates nothing; the first one is as good as any.
-    let dir: Vec<f64> = if len > 0.0 { d.iter().map(|v| v / len).collect() } else {
+    let dir: Vec<f64> = if len > 0.0 {
+        d.iter().map(|v| v / len).collect()
+    } else {
         (0..dims).map(|i| f64::from(i == 0)).collect()
     };
     let proj = |rows: &[Vec<f64>], c: &[f64], off: f64| -> Vec<f64> {
         rows.iter()
-            .map(|z| off + z.iter().zip(c).zip(&dir).map(|((z, c), u)| (z - c) * u).sum::<f64>())
+            .map(|z| {
+                off + z
+                    .iter()
+                    .zip(c)
+                    .zip(&dir)
+                    .map(|((z, c), u)| (z - c) * u)
+                    .sum::<f64>()
+            })
             .collect()
     };
     let pt = proj(target, &ct, 0.0);
     let pk = proj(known, &ck, len);
     let lo = pt.iter().chain(&pk).cloned().fold(f64::INFINITY, f64::min);
-    let hi = pt.iter().chain(&pk).cloned().fold(f64::NEG_INFINITY, f64::max);
+    let hi = pt
+        .iter()
+        .chain(&pk)
+        .cloned()
+        .fold(f64::NEG_INFINITY, f64::max);
     let grid = linspace(lo, hi, GRID);
     let ft = Kde::new(&pt, "overlap: target set")?.evaluate(&grid);
     let fk = Kde::new(&pk, "overlap: known set")?.evaluate(&grid);

@@ -33,7 +33,11 @@ pub struct Posterior {
 }
 
 /// Posteriors of every set. `z0[r][s]` holds member r's latent-0 values of set s.
-pub fn posteriors(z0: &[Vec<Vec<f64>>], names: &[String], map: &LabelMap) -> Result<Vec<Posterior>> {
+pub fn posteriors(
+    z0: &[Vec<Vec<f64>>],
+    names: &[String],
+    map: &LabelMap,
+) -> Result<Vec<Posterior>> {
     if z0.is_empty() {
         bail!("posterior: no ensemble member");
     }
@@ -49,7 +53,10 @@ pub fn posteriors(z0: &[Vec<Vec<f64>>], names: &[String], map: &LabelMap) -> Res
         .map(|s| {
             let mut combined = vec![1.0; GRID];
             for (r, member) in z0.iter().enumerate() {
-                let kde = Kde::new(&member[s], &format!("posterior of set {} (member {r})", names[s]))?;
+                let kde = Kde::new(
+                    &member[s],
+                    &format!("posterior of set {} (member {r})", names[s]),
+                )?;
                 let floor = if r == 0 { 0.0 } else { MEMBER_FLOOR };
                 for (c, p) in combined.iter_mut().zip(kde.evaluate(&grid)) {
                     *c *= p + floor;
@@ -57,7 +64,10 @@ pub fn posteriors(z0: &[Vec<Vec<f64>>], names: &[String], map: &LabelMap) -> Res
             }
             let area = trapezoid(&combined, &log_sigma);
             if area.is_nan() || area <= 0.0 || !area.is_finite() {
-                bail!("posterior of set {}: the ensemble members' densities share no support", names[s]);
+                bail!(
+                    "posterior of set {}: the ensemble members' densities share no support",
+                    names[s]
+                );
             }
             let density: Vec<f64> = combined.iter().map(|p| p / area).collect();
             let q = |p| 10f64.powf(quantile(&log_sigma, &density, p));
@@ -79,7 +89,9 @@ mod tests {
     use super::*;
 
     fn spread(centre: f64, n: usize) -> Vec<f64> {
-        (0..n).map(|i| centre + 0.05 * ((i * 7919 % n) as f64 / n as f64 - 0.5)).collect()
+        (0..n)
+            .map(|i| centre + 0.05 * ((i * 7919 % n) as f64 / n as f64 - 0.5))
+            .collect()
     }
 
     #[test]
@@ -88,7 +100,11 @@ mod tests {
         let names = vec!["cdm".to_string(), "0.1".to_string(), "1".to_string()];
         let member = vec![spread(0.0, 300), spread(0.5, 300), spread(1.0, 300)];
         let post = posteriors(&[member.clone(), member], &names, &map).unwrap();
-        assert!((post[1].median / 0.1 - 1.0).abs() < 0.05, "{}", post[1].median);
+        assert!(
+            (post[1].median / 0.1 - 1.0).abs() < 0.05,
+            "{}",
+            post[1].median
+        );
         assert!(post[1].q16 < 0.1 && post[1].q84 > 0.1);
         assert!(post[1].q05 <= post[1].q16 && post[1].q84 <= post[1].q95);
         let area = trapezoid(&post[2].density, &post[2].log_sigma);

@@ -119,16 +119,27 @@ impl RunInfo {
     /// Works out the classes and the label map of `config` on its dataset.
     pub fn plan(config: TrainConfig, dataset: &Dataset) -> Result<RunInfo> {
         if config.known.len() < 2 {
-            bail!("--known needs at least two sets (they define the σ/m axis), found {:?}", config.known);
+            bail!(
+                "--known needs at least two sets (they define the σ/m axis), found {:?}",
+                config.known
+            );
         }
         if config.ensemble == 0 || config.batch < 2 || config.epochs == 0 {
             bail!("--ensemble and --epochs must be ≥ 1 and --batch ≥ 2");
         }
         let find = |name: &str| -> Result<&crate::data::dataset::SimulationSet> {
-            dataset.sets().iter().find(|s| s.name == name).with_context(|| {
-                let have: Vec<&str> = dataset.sets().iter().map(|s| s.name.as_str()).collect();
-                format!("set '{name}' is not in {} (it has: {})", dataset.dir().display(), have.join(", "))
-            })
+            dataset
+                .sets()
+                .iter()
+                .find(|s| s.name == name)
+                .with_context(|| {
+                    let have: Vec<&str> = dataset.sets().iter().map(|s| s.name.as_str()).collect();
+                    format!(
+                        "set '{name}' is not in {} (it has: {})",
+                        dataset.dir().display(),
+                        have.join(", ")
+                    )
+                })
         };
         let mut classes = Vec::new();
         for name in &config.known {
@@ -136,38 +147,71 @@ impl RunInfo {
             let Some(sigma) = s.sigma else {
                 bail!("set '{name}' is given as known but its σ/m is empty in the catalog; list it under --unknown");
             };
-            classes.push(ClassSpec { name: name.clone(), sigma: Some(sigma), known: true });
+            classes.push(ClassSpec {
+                name: name.clone(),
+                sigma: Some(sigma),
+                known: true,
+            });
         }
-        classes.sort_by(|a, b| a.sigma.partial_cmp(&b.sigma).expect("σ/m values are finite"));
+        classes.sort_by(|a, b| {
+            a.sigma
+                .partial_cmp(&b.sigma)
+                .expect("σ/m values are finite")
+        });
         for name in &config.unknown {
             if config.known.contains(name) {
                 bail!("set '{name}' is listed as both known and unknown");
             }
-            classes.push(ClassSpec { name: name.clone(), sigma: find(name)?.sigma, known: false });
+            classes.push(ClassSpec {
+                name: name.clone(),
+                sigma: find(name)?.sigma,
+                known: false,
+            });
         }
-        let known: Vec<f64> = classes.iter().filter_map(|c| c.sigma.filter(|_| c.known)).collect();
+        let known: Vec<f64> = classes
+            .iter()
+            .filter_map(|c| c.sigma.filter(|_| c.known))
+            .collect();
         let label_map = LabelMap::fit(&known)?;
         let [_, c, h, w] = dataset.dims();
         let channels = config.channels.as_ref().map_or(c, |v| v.len());
-        Ok(RunInfo { config, classes, label_map, input: [channels, h, w] })
+        Ok(RunInfo {
+            config,
+            classes,
+            label_map,
+            input: [channels, h, w],
+        })
     }
 
     /// Label targets per class (None for unknown classes).
     pub fn targets(&self) -> Vec<Option<f32>> {
         self.classes
             .iter()
-            .map(|c| c.sigma.filter(|_| c.known).map(|s| self.label_map.label(s) as f32))
+            .map(|c| {
+                c.sigma
+                    .filter(|_| c.known)
+                    .map(|s| self.label_map.label(s) as f32)
+            })
             .collect()
     }
 
     /// Builds ensemble member `k` with its initial weights.
     pub fn network(&self, k: usize) -> Result<Network> {
-        self.config.network.build(self.input, self.classes.len(), member_seed(self.config.seed, k))
+        self.config.network.build(
+            self.input,
+            self.classes.len(),
+            member_seed(self.config.seed, k),
+        )
     }
 
     /// Opens the training dataset.
     pub fn open_dataset(&self) -> Result<Dataset> {
-        Dataset::open(&self.config.data, &OpenOptions { skip_bad: self.config.skip_bad })
+        Dataset::open(
+            &self.config.data,
+            &OpenOptions {
+                skip_bad: self.config.skip_bad,
+            },
+        )
     }
 
     /// Writes `config.json` into `run`.
@@ -179,9 +223,11 @@ impl RunInfo {
     /// Reads `config.json` from `run`.
     pub fn load(run: &Path) -> Result<RunInfo> {
         let path = run.join(RUN_FILE);
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("{}: not a dcc run directory (no {RUN_FILE})", run.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("{}: malformed run description", path.display()))
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!("{}: not a dcc run directory (no {RUN_FILE})", run.display())
+        })?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{}: malformed run description", path.display()))
     }
 }
 

@@ -44,14 +44,24 @@ struct Mean {
 impl Mean {
     fn add(&mut self, t: &LossTerms, rows: usize) {
         let r = rows as f64;
-        for (s, v) in self.sum.iter_mut().zip([t.total, t.ce, t.cclp, t.dist, t.accuracy]) {
+        for (s, v) in self
+            .sum
+            .iter_mut()
+            .zip([t.total, t.ce, t.cclp, t.dist, t.accuracy])
+        {
             *s += v as f64 * r;
         }
         self.rows += r;
     }
     fn get(&self) -> EpochTerms {
         let m = |i: usize| (self.sum[i] / self.rows.max(1.0)) as f32;
-        EpochTerms { loss: m(0), ce: m(1), cclp: m(2), dist: m(3), accuracy: m(4) }
+        EpochTerms {
+            loss: m(0),
+            ce: m(1),
+            cclp: m(2),
+            dist: m(3),
+            accuracy: m(4),
+        }
     }
 }
 
@@ -98,7 +108,12 @@ fn moment_names(t: &Trainer) -> Vec<(String, Vec<usize>)> {
     let p = &t.net.params;
     ["m", "v"]
         .iter()
-        .flat_map(|m| p.names().iter().zip(p.tensors()).map(move |(n, t)| (format!("{m}.{n}"), t.dims().to_vec())))
+        .flat_map(|m| {
+            p.names()
+                .iter()
+                .zip(p.tensors())
+                .map(move |(n, t)| (format!("{m}.{n}"), t.dims().to_vec()))
+        })
         .collect()
 }
 
@@ -108,34 +123,70 @@ fn save_checkpoint(run: &Path, members: &[Member], state: &State) -> Result<()> 
     for (k, m) in members.iter().enumerate() {
         save_params(&dir.join(weights_file(k)), &m.trainer.net.params)?;
         let names = moment_names(&m.trainer);
-        let data: Vec<&[f32]> = m.trainer.opt.m.iter().chain(&m.trainer.opt.v).map(|v| v.as_slice()).collect();
-        let named: Vec<(String, &[usize], &[f32])> =
-            names.iter().zip(data).map(|((n, d), v)| (n.clone(), d.as_slice(), v)).collect();
-        write_atomic(&dir.join(format!("moments-{k}.safetensors")), &to_safetensors(&named)?)?;
+        let data: Vec<&[f32]> = m
+            .trainer
+            .opt
+            .m
+            .iter()
+            .chain(&m.trainer.opt.v)
+            .map(|v| v.as_slice())
+            .collect();
+        let named: Vec<(String, &[usize], &[f32])> = names
+            .iter()
+            .zip(data)
+            .map(|((n, d), v)| (n.clone(), d.as_slice(), v))
+            .collect();
+        write_atomic(
+            &dir.join(format!("moments-{k}.safetensors")),
+            &to_safetensors(&named)?,
+        )?;
     }
-    write_atomic(&dir.join("state.json"), serde_json::to_string(state)?.as_bytes())?;
+    write_atomic(
+        &dir.join("state.json"),
+        serde_json::to_string(state)?.as_bytes(),
+    )?;
     ck.commit()?;
     // The user-facing copies: the latest weights and the log.
     for k in 0..members.len() {
-        std::fs::copy(ck.current.join(weights_file(k)), run.join(format!(".{}.tmp", weights_file(k))))?;
-        std::fs::rename(run.join(format!(".{}.tmp", weights_file(k))), run.join(weights_file(k)))?;
+        std::fs::copy(
+            ck.current.join(weights_file(k)),
+            run.join(format!(".{}.tmp", weights_file(k))),
+        )?;
+        std::fs::rename(
+            run.join(format!(".{}.tmp", weights_file(k))),
+            run.join(weights_file(k)),
+        )?;
     }
-    let log: Vec<String> = state.log.iter().map(serde_json::to_string).collect::<Result<_, _>>()?;
+    let log: Vec<String> = state
+        .log
+        .iter()
+        .map(serde_json::to_string)
+        .collect::<Result<_, _>>()?;
     write_atomic(&run.join("log.jsonl"), (log.join("\n") + "\n").as_bytes())
 }
 
 fn restore(run: &Path, info: &RunInfo, members: &mut [Member]) -> Result<State> {
     let ck = CheckpointDir::new(run);
-    let dir = ck.existing().ok_or_else(|| anyhow!("{}: no checkpoint to resume from", run.display()))?;
+    let dir = ck
+        .existing()
+        .ok_or_else(|| anyhow!("{}: no checkpoint to resume from", run.display()))?;
     let path = dir.join("state.json");
     let state: State = serde_json::from_str(&std::fs::read_to_string(&path)?)
         .with_context(|| format!("{}: malformed checkpoint state", path.display()))?;
     if state.members.len() != members.len() || info.config.ensemble != members.len() {
-        bail!("{}: the checkpoint has {} members, the run {}", path.display(), state.members.len(), members.len());
+        bail!(
+            "{}: the checkpoint has {} members, the run {}",
+            path.display(),
+            state.members.len(),
+            members.len()
+        );
     }
     for (k, (m, s)) in members.iter_mut().zip(&state.members).enumerate() {
         load_params(&dir.join(weights_file(k)), &mut m.trainer.net.params)?;
-        let moments = load_tensors(&dir.join(format!("moments-{k}.safetensors")), &moment_names(&m.trainer))?;
+        let moments = load_tensors(
+            &dir.join(format!("moments-{k}.safetensors")),
+            &moment_names(&m.trainer),
+        )?;
         let half = moments.len() / 2;
         let mut it = moments.into_iter();
         m.trainer.opt.m = it.by_ref().take(half).collect();
@@ -152,9 +203,19 @@ fn restore(run: &Path, info: &RunInfo, members: &mut [Member]) -> Result<State> 
 pub fn train(info: &RunInfo, run: &Path, resume: bool, progress: bool) -> Result<Vec<EpochLog>> {
     let cfg = &info.config;
     let dataset = Arc::new(info.open_dataset()?);
-    let set_index = |name: &str| dataset.sets().iter().position(|s| s.name == name).expect("planned sets exist");
+    let set_index = |name: &str| {
+        dataset
+            .sets()
+            .iter()
+            .position(|s| s.name == name)
+            .expect("planned sets exist")
+    };
     let class_of_set: Vec<Option<usize>> = (0..dataset.sets().len())
-        .map(|s| info.classes.iter().position(|c| c.name == dataset.sets()[s].name))
+        .map(|s| {
+            info.classes
+                .iter()
+                .position(|c| c.name == dataset.sets()[s].name)
+        })
         .collect();
     let loader = Loader::new(
         dataset.clone(),
@@ -163,7 +224,11 @@ pub fn train(info: &RunInfo, run: &Path, resume: bool, progress: bool) -> Result
             seed: cfg.seed,
             validation_fraction: cfg.validation_fraction,
             channels: cfg.channels.clone(),
-            augment: AugmentConfig { flips: cfg.flips, rot90: false, rotate: cfg.rotate },
+            augment: AugmentConfig {
+                flips: cfg.flips,
+                rot90: false,
+                rotate: cfg.rotate,
+            },
             mixup: None,
             normalise: true,
             threads: cfg.loader_threads,
@@ -175,7 +240,10 @@ pub fn train(info: &RunInfo, run: &Path, resume: bool, progress: bool) -> Result
     )?;
     let batches = loader.batches_per_epoch(Split::Train);
     if batches == 0 {
-        bail!("the training split has fewer images than one batch of {}", cfg.batch);
+        bail!(
+            "the training split has fewer images than one batch of {}",
+            cfg.batch
+        );
     }
     let targets = info.targets();
     let mut members: Vec<Member> = (0..cfg.ensemble)
@@ -185,21 +253,36 @@ pub fn train(info: &RunInfo, run: &Path, resume: bool, progress: bool) -> Result
             let mut schedule = ReduceLROnPlateau::new(cfg.lr);
             schedule.patience = cfg.patience;
             schedule.factor = cfg.factor;
-            Ok(Member { trainer: t, schedule, seed: member_seed(cfg.seed, k) })
+            Ok(Member {
+                trainer: t,
+                schedule,
+                seed: member_seed(cfg.seed, k),
+            })
         })
         .collect::<Result<_>>()?;
     let mut state = if resume {
         restore(run, info, &mut members)?
     } else {
-        State { epochs_done: 0, members: Vec::new(), log: Vec::new() }
+        State {
+            epochs_done: 0,
+            members: Vec::new(),
+            log: Vec::new(),
+        }
     };
-    let has_bottleneck = members[0].trainer.net.layers.iter().any(|l| matches!(l, Layer::Bottleneck));
+    let has_bottleneck = members[0]
+        .trainer
+        .net
+        .layers
+        .iter()
+        .any(|l| matches!(l, Layer::Bottleneck));
     let latent_dim = members[0].trainer.net.latent_dim;
     let bar = if progress && state.epochs_done < cfg.epochs {
         let b = ProgressBar::new(((cfg.epochs - state.epochs_done) * batches) as u64);
         b.set_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise} ETA {eta}]")
-                .expect("valid progress template"),
+            ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} {msg} [{elapsed_precise} ETA {eta}]",
+            )
+            .expect("valid progress template"),
         );
         b
     } else {
@@ -207,7 +290,14 @@ pub fn train(info: &RunInfo, run: &Path, resume: bool, progress: bool) -> Result
     };
     for epoch in state.epochs_done..cfg.epochs {
         let started = Instant::now();
-        let weights = LossWeights { dist: if epoch < cfg.dist_warmup { 0.0 } else { cfg.loss.dist }, ..cfg.loss };
+        let weights = LossWeights {
+            dist: if epoch < cfg.dist_warmup {
+                0.0
+            } else {
+                cfg.loss.dist
+            },
+            ..cfg.loss
+        };
         let mut train_terms: Vec<Mean> = members.iter().map(|_| Mean::default()).collect();
         let mut iter = loader.epoch(Split::Train, epoch as u64);
         let mut images = 0;
@@ -218,10 +308,19 @@ pub fn train(info: &RunInfo, run: &Path, resume: bool, progress: bool) -> Result
                 .iter()
                 .map(|&s| class_of_set[s].expect("the loader only yields selected sets"))
                 .collect();
-            let labels = BatchLabels { row_sets: &row_sets, classes: info.classes.len(), targets: &targets };
+            let labels = BatchLabels {
+                row_sets: &row_sets,
+                classes: info.classes.len(),
+                targets: &targets,
+            };
             for (k, m) in members.iter_mut().enumerate() {
-                let keep = has_bottleneck.then(|| 2 + (layer_seed(m.seed, step, 1) % (latent_dim as u64 - 1)) as usize);
-                let mode = Mode { training: true, seed: layer_seed(m.seed, step, 0), keep_latent: keep };
+                let keep = has_bottleneck
+                    .then(|| 2 + (layer_seed(m.seed, step, 1) % (latent_dim as u64 - 1)) as usize);
+                let mode = Mode {
+                    training: true,
+                    seed: layer_seed(m.seed, step, 0),
+                    keep_latent: keep,
+                };
                 let mut terms = LossTerms::default();
                 m.trainer
                     .step(batch.images.clone(), &mode, |tape, out| {
@@ -293,7 +392,11 @@ pub fn train(info: &RunInfo, run: &Path, resume: bool, progress: bool) -> Result
         state.epochs_done = epoch + 1;
         state.members = members
             .iter()
-            .map(|m| MemberState { lr: m.trainer.opt.lr, step: m.trainer.opt.step, schedule: m.schedule.clone() })
+            .map(|m| MemberState {
+                lr: m.trainer.opt.lr,
+                step: m.trainer.opt.step,
+                schedule: m.schedule.clone(),
+            })
             .collect();
         save_checkpoint(run, &members, &state)?;
     }
@@ -318,8 +421,16 @@ fn validate(
         if batch.len() < 2 {
             continue;
         }
-        let row_sets: Vec<usize> = batch.set_index.iter().map(|&s| class_of_set[s].expect("selected set")).collect();
-        let labels = BatchLabels { row_sets: &row_sets, classes: info.classes.len(), targets: &targets };
+        let row_sets: Vec<usize> = batch
+            .set_index
+            .iter()
+            .map(|&s| class_of_set[s].expect("selected set"))
+            .collect();
+        let labels = BatchLabels {
+            row_sets: &row_sets,
+            classes: info.classes.len(),
+            targets: &targets,
+        };
         for (m, mean) in members.iter_mut().zip(&mut means) {
             let net = &m.trainer.net;
             let mut tape = Tape::inference(&m.trainer.pool);
@@ -330,5 +441,8 @@ fn validate(
             mean.add(&t, row_sets.len());
         }
     }
-    Ok(means.iter().map(|m| (m.rows > 0.0).then(|| m.get())).collect())
+    Ok(means
+        .iter()
+        .map(|m| (m.rows > 0.0).then(|| m.get()))
+        .collect())
 }

@@ -162,10 +162,19 @@ fn check_dropout(p: f32) -> Result<()> {
 
 fn add(b: NetworkBuilder, layer: &LayerSpec, n_sets: usize) -> Result<NetworkBuilder> {
     match layer {
-        LayerSpec::Conv { channels, kernel, stride, padding, pad_mode, dropout } => {
+        LayerSpec::Conv {
+            channels,
+            kernel,
+            stride,
+            padding,
+            pad_mode,
+            dropout,
+        } => {
             check_dropout(*dropout)?;
             if kernel % 2 == 0 || *stride == 0 || *channels == 0 {
-                bail!("kernel {kernel} must be odd, stride {stride} and channels {channels} positive");
+                bail!(
+                    "kernel {kernel} must be odd, stride {stride} and channels {channels} positive"
+                );
             }
             let pad_mode = match pad_mode.as_str() {
                 "replicate" => PadMode::Replicate,
@@ -178,9 +187,22 @@ fn add(b: NetworkBuilder, layer: &LayerSpec, n_sets: usize) -> Result<NetworkBui
                 Padding::Named(s) => bail!("padding '{s}': expected none, same or a number"),
                 Padding::Pixels(p) => *p,
             };
-            b.conv(*channels, *kernel, Conv2dParams { stride: *stride, padding, pad_mode }, *dropout)
+            b.conv(
+                *channels,
+                *kernel,
+                Conv2dParams {
+                    stride: *stride,
+                    padding,
+                    pad_mode,
+                },
+                *dropout,
+            )
         }
-        LayerSpec::Maxpool { kernel, stride, padding } => {
+        LayerSpec::Maxpool {
+            kernel,
+            stride,
+            padding,
+        } => {
             let s = stride.unwrap_or(*kernel);
             if *kernel == 0 || s == 0 || 2 * padding > *kernel {
                 bail!("kernel {kernel}, stride {s}, padding {padding}: need positive sizes and padding ≤ kernel/2");
@@ -213,9 +235,15 @@ mod tests {
 
     #[test]
     fn shipped_configs_parse_and_build() {
-        let s = NetConfig::load("small").unwrap().build([1, 100, 100], 4, 0).unwrap();
+        let s = NetConfig::load("small")
+            .unwrap()
+            .build([1, 100, 100], 4, 0)
+            .unwrap();
         assert_eq!(s.params.numel(), 232_139);
-        let i = NetConfig::load("inception").unwrap().build([2, 100, 100], 4, 0).unwrap();
+        let i = NetConfig::load("inception")
+            .unwrap()
+            .build([2, 100, 100], 4, 0)
+            .unwrap();
         assert_eq!(i.params.numel(), 3_443_143);
     }
 
@@ -223,27 +251,56 @@ mod tests {
     fn shape_mismatch_names_the_layer() {
         let text = "name = \"bad\"\n[[layers]]\ntype = \"conv\"\nchannels = 4\nkernel = 3\n\
                     [[layers]]\ntype = \"linear\"\nfeatures = 3\n";
-        let e = format!("{:#}", NetConfig::parse(text, "bad.toml").unwrap().build([1, 8, 8], 2, 0).err().expect("must fail"));
-        assert!(e.contains("layer 2 (linear)") && e.contains("flatten"), "{e}");
+        let e = format!(
+            "{:#}",
+            NetConfig::parse(text, "bad.toml")
+                .unwrap()
+                .build([1, 8, 8], 2, 0)
+                .err()
+                .expect("must fail")
+        );
+        assert!(
+            e.contains("layer 2 (linear)") && e.contains("flatten"),
+            "{e}"
+        );
     }
 
     #[test]
     fn unknown_fields_and_types_are_rejected_with_the_file_name() {
-        let e = NetConfig::parse("name = \"x\"\n[[layers]]\ntype = \"conv\"\nchanels = 4\nkernel = 3\n", "x.toml")
+        let e = NetConfig::parse(
+            "name = \"x\"\n[[layers]]\ntype = \"conv\"\nchanels = 4\nkernel = 3\n",
+            "x.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("x.toml") && e.contains("chanels"), "{e}");
+        let e = NetConfig::parse("name = \"x\"\n[[layers]]\ntype = \"deconv\"\n", "x.toml")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("x.toml") && e.contains("chanels"), "{e}");
-        let e = NetConfig::parse("name = \"x\"\n[[layers]]\ntype = \"deconv\"\n", "x.toml").unwrap_err().to_string();
         assert!(e.contains("deconv"), "{e}");
     }
 
     #[test]
     fn even_kernels_and_bad_dropout_are_rejected() {
         let t = "name = \"x\"\n[[layers]]\ntype = \"conv\"\nchannels = 4\nkernel = 2\n";
-        let e = format!("{:#}", NetConfig::parse(t, "x").unwrap().build([1, 8, 8], 2, 0).err().expect("must fail"));
+        let e = format!(
+            "{:#}",
+            NetConfig::parse(t, "x")
+                .unwrap()
+                .build([1, 8, 8], 2, 0)
+                .err()
+                .expect("must fail")
+        );
         assert!(e.contains("layer 1 (conv)") && e.contains("odd"), "{e}");
         let t = "name = \"x\"\n[[layers]]\ntype = \"flatten\"\n[[layers]]\ntype = \"linear\"\nfeatures = 2\ndropout = 1.5\n";
-        let e = format!("{:#}", NetConfig::parse(t, "x").unwrap().build([1, 8, 8], 2, 0).err().expect("must fail"));
+        let e = format!(
+            "{:#}",
+            NetConfig::parse(t, "x")
+                .unwrap()
+                .build([1, 8, 8], 2, 0)
+                .err()
+                .expect("must fail")
+        );
         assert!(e.contains("dropout 1.5"), "{e}");
     }
 }

@@ -231,18 +231,32 @@ impl NetworkBuilder {
     fn spatial(&self, what: &str) -> Result<[usize; 3]> {
         match self.shape[..] {
             [c, h, w] => Ok([c, h, w]),
-            _ => bail!("{}: {what} needs a C×H×W activation, found {:?}", self.name, self.shape),
+            _ => bail!(
+                "{}: {what} needs a C×H×W activation, found {:?}",
+                self.name,
+                self.shape
+            ),
         }
     }
 
-    fn conv_unit(&mut self, tag: &str, in_shape: [usize; 3], out: usize, k: usize,
-                 params: Conv2dParams, dropout: f32) -> Result<(ConvUnit, [usize; 3])> {
+    fn conv_unit(
+        &mut self,
+        tag: &str,
+        in_shape: [usize; 3],
+        out: usize,
+        k: usize,
+        params: Conv2dParams,
+        dropout: f32,
+    ) -> Result<(ConvUnit, [usize; 3])> {
         let [c, h, w] = in_shape;
         let span = (k - 1) as isize;
         let ho = (h as isize + 2 * params.padding as isize - span - 1) / params.stride as isize + 1;
         let wo = (w as isize + 2 * params.padding as isize - span - 1) / params.stride as isize + 1;
         if k.is_multiple_of(2) || ho < 1 || wo < 1 {
-            bail!("{} {tag}: a {k}×{k} conv does not fit a {c}×{h}×{w} input", self.name);
+            bail!(
+                "{} {tag}: a {k}×{k} conv does not fit a {c}×{h}×{w} input",
+                self.name
+            );
         }
         let (ho, wo) = (ho as usize, wo as usize);
         let fan_in = c * k * k;
@@ -252,11 +266,25 @@ impl NetworkBuilder {
         let w_id = self.params.add(format!("{tag}.{n}.weight"), wt);
         let b_id = self.params.add(format!("{tag}.{n}.bias"), bt);
         self.flops += 2.0 * (out * ho * wo * fan_in) as f64;
-        Ok((ConvUnit { w: w_id, b: b_id, params, dropout }, [out, ho, wo]))
+        Ok((
+            ConvUnit {
+                w: w_id,
+                b: b_id,
+                params,
+                dropout,
+            },
+            [out, ho, wo],
+        ))
     }
 
     /// conv k×k → ELU → Dropout2d(dropout).
-    pub fn conv(mut self, out: usize, k: usize, params: Conv2dParams, dropout: f32) -> Result<Self> {
+    pub fn conv(
+        mut self,
+        out: usize,
+        k: usize,
+        params: Conv2dParams,
+        dropout: f32,
+    ) -> Result<Self> {
         let s = self.spatial("conv")?;
         let (u, shape) = self.conv_unit("conv", s, out, k, params, dropout)?;
         self.layers.push(Layer::Conv(u));
@@ -271,7 +299,11 @@ impl NetworkBuilder {
             bail!("{}: a {k}×{k} pool does not fit {c}×{h}×{w}", self.name);
         }
         self.layers.push(Layer::MaxPool(k, stride, pad));
-        self.shape = vec![c, (h + 2 * pad - k) / stride + 1, (w + 2 * pad - k) / stride + 1];
+        self.shape = vec![
+            c,
+            (h + 2 * pad - k) / stride + 1,
+            (w + 2 * pad - k) / stride + 1,
+        ];
         Ok(self)
     }
 
@@ -279,18 +311,28 @@ impl NetworkBuilder {
     pub fn inception(mut self, out: usize, dropout: f32) -> Result<Self> {
         let s = self.spatial("inception")?;
         if !out.is_multiple_of(16) {
-            bail!("{}: an Inception block needs channels divisible by 16, found {out}", self.name);
+            bail!(
+                "{}: an Inception block needs channels divisible by 16, found {out}",
+                self.name
+            );
         }
         let same1 = Conv2dParams::same(1);
         let pooled = s; // 3×3 stride-1 'same' max-pool keeps the shape
         let (pool_proj, _) = self.conv_unit("inc.pool", pooled, out / 8, 1, same1, dropout)?;
         let (reduce5, r5) = self.conv_unit("inc.r5", s, out / 16, 1, same1, dropout)?;
-        let (conv5, _) = self.conv_unit("inc.c5", r5, out / 8, 5, Conv2dParams::same(5), dropout)?;
+        let (conv5, _) =
+            self.conv_unit("inc.c5", r5, out / 8, 5, Conv2dParams::same(5), dropout)?;
         let (reduce3, r3) = self.conv_unit("inc.r3", s, 3 * out / 8, 1, same1, dropout)?;
-        let (conv3, _) = self.conv_unit("inc.c3", r3, out / 2, 3, Conv2dParams::same(3), dropout)?;
+        let (conv3, _) =
+            self.conv_unit("inc.c3", r3, out / 2, 3, Conv2dParams::same(3), dropout)?;
         let (conv1, _) = self.conv_unit("inc.c1", s, out / 4, 1, same1, dropout)?;
         self.layers.push(Layer::Inception(Box::new(InceptionBlock {
-            pool_proj, reduce5, conv5, reduce3, conv3, conv1,
+            pool_proj,
+            reduce5,
+            conv5,
+            reduce3,
+            conv3,
+            conv1,
         })));
         self.shape = vec![out, s[1], s[2]];
         Ok(self)
@@ -307,7 +349,11 @@ impl NetworkBuilder {
     /// linear → SELU → Dropout(dropout).
     pub fn linear(mut self, out: usize, dropout: f32) -> Result<Self> {
         let [i] = self.shape[..] else {
-            bail!("{}: linear needs a flat activation, found {:?} (add flatten)", self.name, self.shape);
+            bail!(
+                "{}: linear needs a flat activation, found {:?} (add flatten)",
+                self.name,
+                self.shape
+            );
         };
         let n = self.params.len();
         let wt = uniform_fan_in(&mut self.rng, &[out, i], i);
@@ -323,7 +369,11 @@ impl NetworkBuilder {
     /// Marks the current activation as the latent z.
     pub fn latent(mut self) -> Result<Self> {
         let [d] = self.shape[..] else {
-            bail!("{}: the latent must be a flat activation, found {:?}", self.name, self.shape);
+            bail!(
+                "{}: the latent must be a flat activation, found {:?}",
+                self.name,
+                self.shape
+            );
         };
         self.latent_dim = Some(d);
         self.layers.push(Layer::Latent);
@@ -333,7 +383,10 @@ impl NetworkBuilder {
     /// Adds the ordered bottleneck on the latent.
     pub fn bottleneck(mut self) -> Result<Self> {
         if self.latent_dim.is_none() || !matches!(self.layers.last(), Some(Layer::Latent)) {
-            bail!("{}: the ordered bottleneck must follow the latent marker", self.name);
+            bail!(
+                "{}: the ordered bottleneck must follow the latent marker",
+                self.name
+            );
         }
         self.layers.push(Layer::Bottleneck);
         Ok(self)
@@ -345,7 +398,11 @@ impl NetworkBuilder {
             bail!("{}: no layer is marked as the latent", self.name);
         };
         let [n_classes] = self.shape[..] else {
-            bail!("{}: the network must end flat (class logits), found {:?}", self.name, self.shape);
+            bail!(
+                "{}: the network must end flat (class logits), found {:?}",
+                self.name,
+                self.shape
+            );
         };
         Ok(Network {
             name: self.name,

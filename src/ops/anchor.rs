@@ -30,13 +30,28 @@ impl Backward for AnchorBack {
 
 /// Distance-anchor loss of `z` (N×D): `row_sets[i]` is row i's set, `targets[s]` set s's
 /// label (None for an unknown set). Zero, with zero gradient, when no known set is present.
-pub fn distance_anchor(tape: &mut Tape, z: Var, row_sets: &[usize], targets: &[Option<f32>]) -> Result<Var> {
+pub fn distance_anchor(
+    tape: &mut Tape,
+    z: Var,
+    row_sets: &[usize],
+    targets: &[Option<f32>],
+) -> Result<Var> {
     let [n, d] = tape.shape(z).matrix("distance_anchor: Z")?;
     if row_sets.len() != n || d == 0 {
-        bail!("distance_anchor: {} set indices for {n} rows of width {d}", row_sets.len());
+        bail!(
+            "distance_anchor: {} set indices for {n} rows of width {d}",
+            row_sets.len()
+        );
     }
-    if let Some((i, &s)) = row_sets.iter().enumerate().find(|(_, &s)| s >= targets.len()) {
-        bail!("distance_anchor: row {i} is in set {s}, but only {} sets have targets", targets.len());
+    if let Some((i, &s)) = row_sets
+        .iter()
+        .enumerate()
+        .find(|(_, &s)| s >= targets.len())
+    {
+        bail!(
+            "distance_anchor: row {i} is in set {s}, but only {} sets have targets",
+            targets.len()
+        );
     }
     let zv = tape.value(z).data();
     let mut terms = Vec::new();
@@ -68,7 +83,9 @@ mod tests {
         let pool = Pool::new();
         let mut tape = Tape::new(&pool);
         // Set 0 rows (z0): 0.9, 0.1, 0.5, 0.7 → lower median 0.5; set 1 is unknown.
-        let z = tape.input(Tensor::from_vec([5, 2], vec![0.9, 0., 0.1, 0., 0.5, 0., 3.0, 0., 0.7, 0.]).unwrap());
+        let z = tape.input(
+            Tensor::from_vec([5, 2], vec![0.9, 0., 0.1, 0., 0.5, 0., 3.0, 0., 0.7, 0.]).unwrap(),
+        );
         let l = distance_anchor(&mut tape, z, &[0, 0, 0, 1, 0], &[Some(0.2), None]).unwrap();
         assert!((tape.value(l).data()[0] - 0.09).abs() < 1e-6);
         let g = tape.backward(l).unwrap();

@@ -30,8 +30,13 @@ impl Backward for CclpBack {
 
 /// CCLP loss of latents `z` (N×D) with class labels (None = unlabelled), `classes`
 /// classes and `steps` propagation steps; a one-element tensor.
-pub fn cclp_loss(tape: &mut Tape, z: Var, labels: &[Option<usize>], classes: usize, steps: usize)
-    -> Result<Var> {
+pub fn cclp_loss(
+    tape: &mut Tape,
+    z: Var,
+    labels: &[Option<usize>],
+    classes: usize,
+    steps: usize,
+) -> Result<Var> {
     let [n, d] = tape.shape(z).matrix("cclp: Z")?;
     let zf = tape.value(z).to_f64();
     let r = cclp(&zf, n, d, labels, classes, steps)?;
@@ -50,7 +55,11 @@ mod tests {
 
     fn labels_from(codes: &[u8], classes: usize) -> Vec<Option<usize>> {
         // Code 255 marks an unlabelled row; row 0 is always labelled.
-        codes.iter().enumerate().map(|(i, &c)| (c != 255 || i == 0).then_some(c as usize % classes)).collect()
+        codes
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| (c != 255 || i == 0).then_some(c as usize % classes))
+            .collect()
     }
 
     proptest! {
@@ -76,8 +85,12 @@ mod tests {
     #[test]
     fn tight_separated_clusters_have_lower_loss_than_mixed_ones() {
         let labels: Vec<Option<usize>> = (0..6).map(|i| Some(i / 3)).collect();
-        let tight = [3.0, 0.0, 3.1, 0.1, 2.9, -0.1, -3.0, 0.0, -3.1, 0.1, -2.9, -0.1];
-        let mixed = [3.0, 0.0, -3.1, 0.1, 2.9, -0.1, -3.0, 0.0, 3.1, 0.1, -2.9, -0.1];
+        let tight = [
+            3.0, 0.0, 3.1, 0.1, 2.9, -0.1, -3.0, 0.0, -3.1, 0.1, -2.9, -0.1,
+        ];
+        let mixed = [
+            3.0, 0.0, -3.1, 0.1, 2.9, -0.1, -3.0, 0.0, 3.1, 0.1, -2.9, -0.1,
+        ];
         let a = cclp(&tight, 6, 2, &labels, 2, STEPS).unwrap().loss;
         let b = cclp(&mixed, 6, 2, &labels, 2, STEPS).unwrap().loss;
         assert!(a < b, "tight {a} vs mixed {b}");
@@ -86,9 +99,15 @@ mod tests {
     #[test]
     fn cclp_rejects_bad_labels() {
         let z = [0.0; 4];
-        let e = cclp(&z, 2, 2, &[Some(0), Some(5)], 2, 3).err().unwrap().to_string();
+        let e = cclp(&z, 2, 2, &[Some(0), Some(5)], 2, 3)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("row 1") && e.contains("class 5"), "{e}");
-        let e = cclp(&z, 2, 2, &[None, None], 2, 3).err().unwrap().to_string();
+        let e = cclp(&z, 2, 2, &[None, None], 2, 3)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("no labelled row"), "{e}");
     }
 }

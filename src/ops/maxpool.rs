@@ -9,13 +9,26 @@ use anyhow::Result;
 struct MaxPoolBack {
     x: Var,
     g: PoolGeom,
-    arg: Vec<u8>,
+    /// The argmax bytes, stored in a pooled f32 buffer (4 per float) so that steady-state
+    /// steps reuse it instead of page-faulting a fresh allocation every step.
+    arg: Tensor,
+    len: usize,
+}
+
+/// A pooled buffer holding at least `len` bytes.
+fn byte_buffer(pool: &crate::tensor::Pool, len: usize) -> Tensor {
+    Tensor::uninit_in(pool, [len.div_ceil(4).max(1)])
+}
+
+fn bytes_mut(t: &mut Tensor, len: usize) -> &mut [u8] {
+    &mut bytemuck::cast_slice_mut::<f32, u8>(t.data_mut())[..len]
 }
 
 impl Backward for MaxPoolBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
         let mut dx = Tensor::uninit_in(cx.pool(), cx.value(self.x).shape());
-        max_pool_backward(&self.g, cx.grad_out().data(), &self.arg, dx.data_mut());
+        let arg = &bytemuck::cast_slice::<f32, u8>(self.arg.data())[..self.len];
+        max_pool_backward(&self.g, cx.grad_out().data(), arg, dx.data_mut());
         cx.accumulate(self.x, dx)
     }
 
@@ -36,12 +49,15 @@ pub fn max_pool2d(
     let xs = tape.shape(x).nchw("max_pool2d input")?;
     let g = PoolGeom::new(xs, kernel, stride, padding)?;
     let mut y = Tensor::uninit_in(tape.pool(), g.out_dims());
-    let mut arg = vec![0u8; y.numel()];
-    max_pool_forward(&g, tape.value(x).data(), y.data_mut(), &mut arg);
-    if !tape.is_recording() || !tape.needs_grad(x) {
-        arg = Vec::new();
-    }
-    Ok(tape.push(y, &[x], MaxPoolBack { x, g, arg }))
+    let len = y.numel();
+    let mut arg = byte_buffer(tape.pool(), len);
+    max_pool_forward(
+        &g,
+        tape.value(x).data(),
+        y.data_mut(),
+        bytes_mut(&mut arg, len),
+    );
+    Ok(tape.push(y, &[x], MaxPoolBack { x, g, arg, len }))
 }
 
 #[cfg(test)]

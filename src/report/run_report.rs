@@ -2,7 +2,9 @@
 //! space (PCA to 2-D), σ/m posteriors, the overlap heatmap, nearest-neighbour scores,
 //! saliency maps, latent–catalog correlations and training curves.
 
-use super::{save_json, Cell, Figure, Heatmap, HtmlPage, ImagePanel, Colormap, LegendPos, Scale, Style};
+use super::{
+    save_json, Cell, Colormap, Figure, Heatmap, HtmlPage, ImagePanel, LegendPos, Scale, Style,
+};
 use crate::dcc::infer::{load_member, table, Details, Inference};
 use crate::dcc::interpret::{pearson, saliency};
 use crate::dcc::train::EpochLog;
@@ -20,16 +22,25 @@ pub fn pca2(rows: &[f32], d: usize) -> Vec<[f64; 2]> {
         col.add_scalar_mut(-mean);
     }
     let svd = m.clone().svd(false, true);
-    let Some(vt) = svd.v_t else { return vec![[0.0, 0.0]; n] };
+    let Some(vt) = svd.v_t else {
+        return vec![[0.0, 0.0]; n];
+    };
     // Singular values come unsorted from nalgebra: take the two largest.
     let mut order: Vec<usize> = (0..svd.singular_values.len()).collect();
     order.sort_by(|&a, &b| svd.singular_values[b].total_cmp(&svd.singular_values[a]));
-    let pc = |k: usize| -> Vec<f64> { order.get(k).map_or(vec![0.0; d], |&r| vt.row(r).iter().copied().collect()) };
+    let pc = |k: usize| -> Vec<f64> {
+        order
+            .get(k)
+            .map_or(vec![0.0; d], |&r| vt.row(r).iter().copied().collect())
+    };
     let (a, b) = (pc(0), pc(1));
     (0..n)
         .map(|i| {
             let r = m.row(i);
-            [r.iter().zip(&a).map(|(x, y)| x * y).sum(), r.iter().zip(&b).map(|(x, y)| x * y).sum()]
+            [
+                r.iter().zip(&a).map(|(x, y)| x * y).sum(),
+                r.iter().zip(&b).map(|(x, y)| x * y).sum(),
+            ]
         })
         .collect()
 }
@@ -49,15 +60,29 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
     save_json(run.join("infer.json"), inf)?;
     // infer() refuses to run without targets, so there is at least one set of ≥ 2 images.
     let dim = det.latents[0].len() / det.targets[0].indices.len();
-    let names: Vec<String> = inf.sets.iter().map(|s| format!("{} ({})", s.name, s.role)).collect();
+    let names: Vec<String> = inf
+        .sets
+        .iter()
+        .map(|s| format!("{} ({})", s.name, s.role))
+        .collect();
 
     // Latent space: every inferred set, member 0, PCA of all their latents together.
     let all: Vec<f32> = det.latents.concat();
     let proj = pca2(&all, dim);
-    let cats: Vec<usize> = det.latents.iter().enumerate().flat_map(|(i, v)| std::iter::repeat_n(i, v.len() / dim)).collect();
+    let cats: Vec<usize> = det
+        .latents
+        .iter()
+        .enumerate()
+        .flat_map(|(i, v)| std::iter::repeat_n(i, v.len() / dim))
+        .collect();
     let mut f = Figure::new(900, 650);
     f.axes(0)
-        .scatter(&proj.iter().map(|p| p[0]).collect::<Vec<_>>(), &proj.iter().map(|p| p[1]).collect::<Vec<_>>(), &cats, &names)
+        .scatter(
+            &proj.iter().map(|p| p[0]).collect::<Vec<_>>(),
+            &proj.iter().map(|p| p[1]).collect::<Vec<_>>(),
+            &cats,
+            &names,
+        )
         .set_title("latent space of member 0 (PCA)")
         .set_xlabel("PC 1")
         .set_ylabel("PC 2")
@@ -66,28 +91,60 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
     // z0 against z1: the σ/m axis is z0.
     let z = |v: &Vec<f32>, k: usize| -> Vec<f64> { v.chunks(dim).map(|r| r[k] as f64).collect() };
     let xs: Vec<f64> = det.latents.iter().flat_map(|v| z(v, 0)).collect();
-    let ys: Vec<f64> = det.latents.iter().flat_map(|v| z(v, 1.min(dim - 1))).collect();
+    let ys: Vec<f64> = det
+        .latents
+        .iter()
+        .flat_map(|v| z(v, 1.min(dim - 1)))
+        .collect();
     let mut f = Figure::new(900, 650);
-    f.axes(0).scatter(&xs, &ys, &cats, &names).set_title("σ/m axis z₀ against z₁").set_xlabel("z₀").set_ylabel("z₁").set_legend(LegendPos::Outside);
+    f.axes(0)
+        .scatter(&xs, &ys, &cats, &names)
+        .set_title("σ/m axis z₀ against z₁")
+        .set_xlabel("z₀")
+        .set_ylabel("z₁")
+        .set_legend(LegendPos::Outside);
     f.save(out.join("z0.png"))?;
 
     // Posteriors.
     let mut f = Figure::new(900, 600);
     let ax = f.axes(0);
     for s in &inf.sets {
-        let sig: Vec<f64> = s.posterior.log_sigma.iter().map(|l| 10f64.powf(*l)).collect();
+        let sig: Vec<f64> = s
+            .posterior
+            .log_sigma
+            .iter()
+            .map(|l| 10f64.powf(*l))
+            .collect();
         ax.line(&sig, &s.posterior.density, &s.name);
     }
-    ax.set_xscale(Scale::Log10).set_xlabel("σ/m [cm²/g]").set_ylabel("density per dex").set_title("σ/m posteriors (ensemble product)").set_legend(LegendPos::Outside);
+    ax.set_xscale(Scale::Log10)
+        .set_xlabel("σ/m [cm²/g]")
+        .set_ylabel("density per dex")
+        .set_title("σ/m posteriors (ensemble product)")
+        .set_legend(LegendPos::Outside);
     f.save(out.join("posteriors.png"))?;
 
     // Overlap heatmap: sets × training classes.
-    let vals: Vec<f64> = inf.sets.iter().flat_map(|s| s.overlaps.iter().map(|o| o.mean)).collect();
-    let cols: Vec<String> = inf.classes.iter().zip(&det.info.classes).map(|(c, k)| if k.known { c.clone() } else { format!("{c}*") }).collect();
+    let vals: Vec<f64> = inf
+        .sets
+        .iter()
+        .flat_map(|s| s.overlaps.iter().map(|o| o.mean))
+        .collect();
+    let cols: Vec<String> = inf
+        .classes
+        .iter()
+        .zip(&det.info.classes)
+        .map(|(c, k)| if k.known { c.clone() } else { format!("{c}*") })
+        .collect();
     let rows: Vec<&str> = inf.sets.iter().map(|s| s.name.as_str()).collect();
     let mut f = Figure::new(900, 650);
     f.axes(0)
-        .heatmap(Heatmap::new(&vals, rows.len(), cols.len()).labels(&rows, &cols).range(0.0, 1.0).annotate(Some(2)))
+        .heatmap(
+            Heatmap::new(&vals, rows.len(), cols.len())
+                .labels(&rows, &cols)
+                .range(0.0, 1.0)
+                .annotate(Some(2)),
+        )
         .set_title("overlap with training classes (* = σ/m withheld)");
     f.save(out.join("overlap.png"))?;
 
@@ -98,7 +155,10 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
         ax.histogram(&s.knn_ratio_per_image, 30, true, &s.name);
     }
     ax.vline_styled(1.0, "training 95th percentile", Style::default().dashed())
-        .set_xlabel(&format!("{}-th neighbour distance / training 95th percentile", inf.thresholds.knn_k))
+        .set_xlabel(&format!(
+            "{}-th neighbour distance / training 95th percentile",
+            inf.thresholds.knn_k
+        ))
         .set_title("nearest-neighbour distance score")
         .set_legend(LegendPos::Outside);
     f.save(out.join("knn.png"))?;
@@ -111,11 +171,25 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
     for t in det.targets.iter().take(4) {
         let idx = [t.indices[0]];
         let img = crate::dcc::latents::read_batch(&t.ds, &idx, &det.channels)?;
-        panels.push((format!("{} map", t.name), ImagePanel::new(&img.data()[..h * w].iter().map(|&v| v as f64).collect::<Vec<_>>(), h, w).colormap(Colormap::Viridis)));
+        panels.push((
+            format!("{} map", t.name),
+            ImagePanel::new(
+                &img.data()[..h * w]
+                    .iter()
+                    .map(|&v| v as f64)
+                    .collect::<Vec<_>>(),
+                h,
+                w,
+            )
+            .colormap(Colormap::Viridis),
+        ));
         for k in 0..net.latent_dim.min(4) {
             let s = saliency(&net, &t.ds, &idx, &det.channels, k, &pool)?;
             let plane: Vec<f64> = s[..h * w].iter().map(|&v| v as f64).collect();
-            panels.push((format!("dz{k}/dx"), ImagePanel::new(&plane, h, w).colormap(Colormap::BlueWhiteRed)));
+            panels.push((
+                format!("dz{k}/dx"),
+                ImagePanel::new(&plane, h, w).colormap(Colormap::BlueWhiteRed),
+            ));
         }
     }
     Figure::image_grid(1200, 1 + net.latent_dim.min(4), panels).save(out.join("saliency.png"))?;
@@ -126,27 +200,60 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
         let ep: Vec<f64> = log.iter().map(|e| e.epoch as f64).collect();
         let mut f = Figure::grid(1200, 500, 1, 2);
         for m in 0..log[0].train.len() {
-            f.axes(0).line(&ep, &log.iter().map(|e| e.train[m].loss as f64).collect::<Vec<_>>(), &format!("train {m}"));
+            f.axes(0).line(
+                &ep,
+                &log.iter()
+                    .map(|e| e.train[m].loss as f64)
+                    .collect::<Vec<_>>(),
+                &format!("train {m}"),
+            );
             if log[0].validation[m].is_some() {
-                let v: Vec<f64> = log.iter().map(|e| e.validation[m].map_or(f64::NAN, |t| t.loss as f64)).collect();
-                f.axes(0).line_styled(&ep, &v, &format!("val {m}"), Style::default().dashed());
+                let v: Vec<f64> = log
+                    .iter()
+                    .map(|e| e.validation[m].map_or(f64::NAN, |t| t.loss as f64))
+                    .collect();
+                f.axes(0)
+                    .line_styled(&ep, &v, &format!("val {m}"), Style::default().dashed());
             }
-            let acc: Vec<f64> = log.iter().map(|e| e.validation[m].unwrap_or(e.train[m]).accuracy as f64).collect();
+            let acc: Vec<f64> = log
+                .iter()
+                .map(|e| e.validation[m].unwrap_or(e.train[m]).accuracy as f64)
+                .collect();
             f.axes(1).line(&ep, &acc, &format!("member {m}"));
         }
-        f.axes(0).set_xlabel("epoch").set_ylabel("DCC loss").set_title("loss");
-        f.axes(1).set_xlabel("epoch").set_ylabel("accuracy").set_title("classification accuracy (validation)");
+        f.axes(0)
+            .set_xlabel("epoch")
+            .set_ylabel("DCC loss")
+            .set_title("loss");
+        f.axes(1)
+            .set_xlabel("epoch")
+            .set_ylabel("accuracy")
+            .set_title("classification accuracy (validation)");
         f.save(out.join("training.png"))?;
     }
 
     // Correlations of latent dimensions with catalog columns over all inferred images.
     let mut corr_rows = Vec::new();
-    let columns = ["sigma", "m200", "z", "concentration", "core_kpc", "feedback_log_dt", "bcg_offset_kpc"];
+    let columns = [
+        "sigma",
+        "m200",
+        "z",
+        "concentration",
+        "core_kpc",
+        "feedback_log_dt",
+        "bcg_offset_kpc",
+    ];
     for col in columns {
         let mut y = Vec::new();
         for t in &det.targets {
             let Ok(v) = t.ds.column_f64(col) else { break };
-            let tx = |x: Option<f64>| if col == "sigma" { x.map(|s| s.max(0.01).log10()) } else { x };
+            let tx = |x: Option<f64>| {
+                if col == "sigma" {
+                    x.map(|s| s.max(0.01).log10())
+                } else {
+                    x
+                }
+            };
             y.extend(t.indices.iter().map(|&i| tx(v[i])));
         }
         if y.len() != all.len() / dim {
@@ -176,19 +283,47 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
             Cell::from(s.verdict.as_str()),
         ]);
     }
-    page.table(&["set", "role", "σ/m (catalog)", "median", "68 %", "90 %", "confidence", "verdict"], rows);
-    page.section("Latent space").image("latent.png", "member 0, PCA of every inferred image").image("z0.png", "z₀ is the σ/m axis");
-    page.section("σ/m posteriors").image("posteriors.png", "KDE per member, product over the ensemble");
-    page.section("Trust: overlap").image("overlap.png", "projected-KDE overlap with each training class (mean over members)");
-    page.section("Trust: nearest neighbours").image("knn.png", "per-image k-th neighbour distance over the training 95th percentile");
-    page.section("Saliency").image("saliency.png", "gradient of latent dimensions 0–3 with respect to the input map");
+    page.table(
+        &[
+            "set",
+            "role",
+            "σ/m (catalog)",
+            "median",
+            "68 %",
+            "90 %",
+            "confidence",
+            "verdict",
+        ],
+        rows,
+    );
+    page.section("Latent space")
+        .image("latent.png", "member 0, PCA of every inferred image")
+        .image("z0.png", "z₀ is the σ/m axis");
+    page.section("σ/m posteriors").image(
+        "posteriors.png",
+        "KDE per member, product over the ensemble",
+    );
+    page.section("Trust: overlap").image(
+        "overlap.png",
+        "projected-KDE overlap with each training class (mean over members)",
+    );
+    page.section("Trust: nearest neighbours").image(
+        "knn.png",
+        "per-image k-th neighbour distance over the training 95th percentile",
+    );
+    page.section("Saliency").image(
+        "saliency.png",
+        "gradient of latent dimensions 0–3 with respect to the input map",
+    );
     if !corr_rows.is_empty() {
         let mut header = vec!["column".to_string()];
         header.extend((0..dim).map(|k| format!("z{k}")));
-        page.section("Latent–catalog correlations (Pearson)").table(&header, corr_rows);
+        page.section("Latent–catalog correlations (Pearson)")
+            .table(&header, corr_rows);
     }
     if !log.is_empty() {
-        page.section("Training").image("training.png", "DCC loss and accuracy per epoch");
+        page.section("Training")
+            .image("training.png", "DCC loss and accuracy per epoch");
     }
     let path = out.join("index.html");
     page.save(&path)?;
