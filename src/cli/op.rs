@@ -79,6 +79,8 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ),
     ("mask_columns", "x N×D", "keep=k"),
     ("slice_columns", "x N×D", "start=a end=b"),
+    ("transpose", "x N×M", ""),
+    ("ln", "x", ""),
     ("add", "a, b (same shape)", ""),
     ("mul", "a, b (same shape)", ""),
     ("scale", "x", "s=1"),
@@ -273,6 +275,8 @@ fn apply(op: &str, tape: &mut Tape, v: &[Var], p: &Params) -> Result<Var> {
         }
         "scale" => ops::arith::scale(tape, unary(v)?, p.get("s", Some(1.0))?),
         "add_scalar" => ops::arith::add_scalar(tape, unary(v)?, p.get("s", Some(0.0))?),
+        "transpose" => ops::transpose::transpose(tape, unary(v)?),
+        "ln" => ops::arith::ln(tape, unary(v)?),
         "sum" => ops::arith::sum(tape, unary(v)?),
         "mean" => ops::arith::mean(tape, unary(v)?),
         _ => bail!("unknown primitive '{op}' (see dcc op --list)"),

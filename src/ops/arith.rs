@@ -120,6 +120,30 @@ pub fn add_scalar(tape: &mut Tape, a: Var, s: f32) -> Result<Var> {
     Ok(tape.push(out, &[a], PassBack(a)))
 }
 
+struct LnBack(Var);
+impl Backward for LnBack {
+    fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
+        let mut g = Tensor::uninit_in(cx.pool(), cx.grad_out().shape());
+        k::zip_map(
+            g.data_mut(),
+            cx.grad_out().data(),
+            cx.value(self.0).data(),
+            |g, x| g / x,
+        );
+        cx.accumulate(self.0, g)
+    }
+    fn name(&self) -> &'static str {
+        "ln"
+    }
+}
+
+/// Natural logarithm, elementwise (non-positive inputs give -inf or NaN, as in IEEE).
+pub fn ln(tape: &mut Tape, a: Var) -> Result<Var> {
+    let mut out = Tensor::uninit_in(tape.pool(), tape.shape(a));
+    k::map(out.data_mut(), tape.value(a).data(), f32::ln);
+    Ok(tape.push(out, &[a], LnBack(a)))
+}
+
 struct SumBack(Var, f32);
 impl Backward for SumBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
@@ -180,6 +204,9 @@ mod tests {
                 let y = scale(tp, y, s)?;
                 add_scalar(tp, y, 0.5)
             }, &|x| x[0].iter().zip(&x[1]).map(|(a, b)| s as f64 * (a + b) * a + 0.5).collect(), &cfg);
+            prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+            let pos = [t(ins[0].data().iter().map(|v| v.abs() + 0.5).collect())];
+            let r = check_gradients(&pos, &|tp, v| ln(tp, v[0]), &|x| x[0].iter().map(|v| v.ln()).collect(), &cfg);
             prop_assert!(r.is_ok(), "{}", r.unwrap_err());
             let r = check_gradients(&ins, &|tp, v| { let m = mean(tp, v[0])?; let s = sum(tp, v[1])?; add(tp, m, s) },
                 &|x| vec![x[0].iter().sum::<f64>() / x[0].len() as f64 + x[1].iter().sum::<f64>()], &cfg);

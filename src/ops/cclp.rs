@@ -82,6 +82,78 @@ mod tests {
         }
     }
 
+    /// The all-labelled CCLP written with primitives only (linear, softmax, transpose, ln, …).
+    fn composed(
+        tape: &mut Tape,
+        z: Var,
+        labels: &[usize],
+        classes: usize,
+        steps: usize,
+    ) -> Result<Var> {
+        use crate::ops::{arith, linear::linear, softmax::softmax, transpose::transpose};
+        let n = labels.len();
+        let counts: Vec<f32> = (0..classes)
+            .map(|c| labels.iter().filter(|&&l| l == c).count() as f32)
+            .collect();
+        let same = |i: usize, j: usize| f32::from(labels[i] == labels[j]);
+        let m: Vec<f32> = (0..n * n).map(|k| same(k / n, k % n)).collect();
+        let q: Vec<f32> = (0..n * n)
+            .map(|k| same(k / n, k % n) / (counts[labels[k / n]] + 1e-5))
+            .collect();
+        let m = tape.constant(Tensor::from_vec([n, n], m)?);
+        let q = tape.constant(Tensor::from_vec([n, n], q)?);
+        let a = linear(tape, z, z, None)?;
+        let sm = softmax(tape, a)?;
+        let sm = arith::scale(tape, sm, 1.0 - 1e-5)?;
+        let t = arith::add_scalar(tape, sm, 1e-5 / n as f32)?;
+        let tp = arith::mul(tape, t, m)?;
+        let mut p = t;
+        let mut total = None;
+        for s in 0..steps {
+            if s > 0 {
+                let pt = transpose(tape, p)?;
+                p = linear(tape, tp, pt, None)?;
+            }
+            let lp = arith::ln(tape, p)?;
+            let qlp = arith::mul(tape, q, lp)?;
+            let term = arith::mean(tape, qlp)?;
+            total = Some(match total {
+                None => term,
+                Some(acc) => arith::add(tape, acc, term)?,
+            });
+        }
+        arith::scale(tape, total.expect("steps ≥ 1"), -1.0 / steps as f32)
+    }
+
+    #[test]
+    fn fused_cclp_matches_the_loss_composed_from_primitives() {
+        let (n, d, classes) = (9, 4, 3);
+        let labels: Vec<usize> = (0..n).map(|i| i % classes).collect();
+        let z = Tensor::from_vec([n, d], crate::testing::seed_values(n * d, 11)).unwrap();
+        let pool = crate::tensor::Pool::new();
+        let run = |fused: bool| {
+            let mut tape = Tape::new(&pool);
+            let v = tape.input(z.clone());
+            let l = if fused {
+                let lab: Vec<Option<usize>> = labels.iter().map(|&l| Some(l)).collect();
+                cclp_loss(&mut tape, v, &lab, classes, STEPS).unwrap()
+            } else {
+                composed(&mut tape, v, &labels, classes, STEPS).unwrap()
+            };
+            let value = tape.value(l).data()[0];
+            let g = tape.backward(l).unwrap();
+            (value, g.get(v).unwrap().data().to_vec())
+        };
+        let (lf, gf) = run(true);
+        let (lc, gc) = run(false);
+        assert!(
+            (lf - lc).abs() < 1e-5 * lc.abs().max(1.0),
+            "fused {lf} composed {lc}"
+        );
+        let want: Vec<f64> = gc.iter().map(|&v| v as f64).collect();
+        crate::testing::assert_close("dL/dZ", &gf, &want, Tol::new(1e-5, 1e-3)).unwrap();
+    }
+
     #[test]
     fn tight_separated_clusters_have_lower_loss_than_mixed_ones() {
         let labels: Vec<Option<usize>> = (0..6).map(|i| Some(i / 3)).collect();

@@ -13,3 +13,4 @@ pub mod maxpool;
 pub mod reshape;
 pub mod select;
 pub mod softmax;
+pub mod transpose;

@@ -1,0 +1,55 @@
+//! Matrix transpose (N×M → M×N) and its backward (the transpose of the gradient).
+
+use crate::autograd::{Backward, BackwardCx, Tape, Var};
+use crate::tensor::Tensor;
+use anyhow::Result;
+use rayon::prelude::*;
+
+fn transpose_into(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    dst.par_chunks_mut(rows.max(1))
+        .enumerate()
+        .for_each(|(j, out)| {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = src[i * cols + j];
+            }
+        });
+}
+
+struct TransposeBack(Var);
+impl Backward for TransposeBack {
+    fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
+        let [r, c] = cx.grad_out().shape().matrix("transpose gradient")?;
+        let mut g = Tensor::uninit_in(cx.pool(), [c, r]);
+        transpose_into(cx.grad_out().data(), r, c, g.data_mut());
+        cx.accumulate(self.0, g)
+    }
+    fn name(&self) -> &'static str {
+        "transpose"
+    }
+}
+
+/// xᵀ of a 2-D tensor.
+pub fn transpose(tape: &mut Tape, x: Var) -> Result<Var> {
+    let [r, c] = tape.shape(x).matrix("transpose")?;
+    let mut y = Tensor::uninit_in(tape.pool(), [c, r]);
+    transpose_into(tape.value(x).data(), r, c, y.data_mut());
+    Ok(tape.push(y, &[x], TransposeBack(x)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{check_gradients, seed_values, GradCheck};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+        #[test]
+        fn transpose_matches_finite_differences(r in 1usize..7, c in 1usize..7) {
+            let x = Tensor::from_vec([r, c], seed_values(r * c, 4)).unwrap();
+            let res = check_gradients(&[x], &|t, v| transpose(t, v[0]),
+                &|x| (0..r * c).map(|k| x[0][(k % r) * c + k / r]).collect(), &GradCheck::default());
+            prop_assert!(res.is_ok(), "{}", res.unwrap_err());
+        }
+    }
+}
