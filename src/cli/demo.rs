@@ -12,10 +12,10 @@ pub struct Args {
     #[arg(long, default_value = "dcc-demo")]
     pub out: PathBuf,
     /// Training maps per set.
-    #[arg(long, default_value_t = 400)]
+    #[arg(long, default_value_t = 800)]
     pub per_set: usize,
     /// Epochs.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 40)]
     pub epochs: usize,
     /// Ensemble members.
     #[arg(long, default_value_t = 3)]
