@@ -1,31 +1,11 @@
-//! Output files: every file the report layer writes goes through `write_atomic` (a
+//! Output files: every file the report layer writes goes through the engine's `write_atomic` (a
 //! temporary sibling, then a rename) so readers never see half-written files.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::path::Path;
 
-/// Writes `bytes` to `path` via a temporary sibling file and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path
-        .file_name()
-        .with_context(|| format!("output path {} has no file name", path.display()))?;
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes).with_context(|| {
-        format!(
-            "writing {} (temporary for {})",
-            tmp.display(),
-            path.display()
-        )
-    })?;
-    std::fs::rename(&tmp, path).with_context(|| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("renaming {} to {}", tmp.display(), path.display())
-    })
-}
+/// The engine's one atomic writer (temporary sibling, fsync, rename), shared with `data`.
+pub use crate::data::npy::write_atomic;
 
 /// Writes `value` as pretty-printed JSON at `path` (temporary file, then rename), for the
 /// machine-readable half of a report.
