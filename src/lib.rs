@@ -6,8 +6,10 @@
 pub mod autograd;
 pub mod bench;
 pub mod cpu;
+pub mod cuda;
 pub mod data;
 pub mod dcc;
+pub mod kparams;
 pub mod nn;
 pub mod ops;
 pub mod report;

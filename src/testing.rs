@@ -143,3 +143,78 @@ pub fn check_gradients(
     }
     Ok(())
 }
+
+/// The GPU devices the differential tests run on, from `DCC_TEST_DEVICE`: unset or
+/// `cuda-emu` → the emulator; `cuda` → the real GPU (an error if none is usable, so a
+/// GPU run can never pass by skipping); `all` → both.
+pub fn gpu_test_devices() -> Result<Vec<crate::tensor::Device>> {
+    use crate::tensor::Device;
+    let spec = std::env::var("DCC_TEST_DEVICE").unwrap_or_else(|_| "cuda-emu".into());
+    let mut out = Vec::new();
+    if spec == "cuda-emu" || spec == "all" {
+        out.push(Device::CudaEmu);
+    }
+    if spec == "cuda" || spec == "all" {
+        if let Err(why) = crate::cuda::probe_cuda() {
+            anyhow::bail!("DCC_TEST_DEVICE={spec} but no GPU is usable: {why}");
+        }
+        out.push(Device::Cuda(0));
+    }
+    if out.is_empty() {
+        anyhow::bail!("DCC_TEST_DEVICE={spec}: expected cuda-emu, cuda or all");
+    }
+    Ok(out)
+}
+
+/// Runs `build` on the CPU and on `device` over the same inputs and output gradient and
+/// compares the output and every input gradient with `tol`; the error names the
+/// quantity, its shape, the first mismatching index and both values.
+pub fn compare_devices(
+    device: crate::tensor::Device,
+    what: &str,
+    inputs: &[Tensor],
+    build: &dyn Fn(&mut Tape, &[Var]) -> Result<Var>,
+    tol: Tol,
+) -> Result<(), String> {
+    let run = |pool: &Pool| -> Result<(Tensor, Vec<Option<Tensor>>)> {
+        let mut tape = Tape::new(pool);
+        let vars: Vec<Var> = inputs
+            .iter()
+            .map(|t| Ok(tape.input(t.to_pool(pool)?)))
+            .collect::<Result<_>>()?;
+        let out = build(&mut tape, &vars)?;
+        let shape = tape.shape(out);
+        let seed = Tensor::from_vec(shape, seed_values(shape.numel(), 99))?.to_pool(pool)?;
+        let y = tape.value(out).to_host()?;
+        let grads = tape.backward_with(out, seed)?;
+        let g = vars
+            .iter()
+            .map(|&v| grads.get(v).map(|g| g.to_host()).transpose())
+            .collect::<Result<_>>()?;
+        Ok((y, g))
+    };
+    let (cy, cg) = run(&Pool::new()).map_err(|e| format!("{what} on cpu: {e:#}"))?;
+    let pool = Pool::on(device).map_err(|e| format!("{what}: opening {device}: {e:#}"))?;
+    let (gy, gg) = run(&pool).map_err(|e| format!("{what} on {device}: {e:#}"))?;
+    let close = |name: String, got: &Tensor, want: &Tensor| -> Result<(), String> {
+        assert_close(
+            &format!("{name} {} ({device} vs cpu)", want.shape()),
+            got.data(),
+            &want.to_f64(),
+            tol,
+        )
+    };
+    close(format!("{what}: output"), &gy, &cy)?;
+    for (i, (g, c)) in gg.iter().zip(&cg).enumerate() {
+        match (g, c) {
+            (Some(g), Some(c)) => close(format!("{what}: gradient of input {i}"), g, c)?,
+            (None, None) => {}
+            _ => {
+                return Err(format!(
+                    "{what}: input {i} has a gradient on one device only"
+                ))
+            }
+        }
+    }
+    Ok(())
+}

@@ -90,7 +90,7 @@ fn train_steps(arch: Arch, threads: usize, steps: usize) -> (Vec<f32>, Vec<f32>)
                 keep_latent: Some(2 + s % 6),
             };
             let r = t
-                .step(class_images(), &mode, |tape, out| {
+                .step(&class_images(), &mode, |tape, out| {
                     ops::softmax::cross_entropy(tape, out.logits, &labels)
                 })
                 .unwrap();
@@ -129,7 +129,7 @@ fn steady_state_steps_allocate_no_new_buffers() {
             seed: s,
             keep_latent: None,
         };
-        t.step(images(4, 1, 100, 3), &mode, |tape, out| {
+        t.step(&images(4, 1, 100, 3), &mode, |tape, out| {
             ops::softmax::cross_entropy(tape, out.logits, &labels)
         })
         .unwrap();

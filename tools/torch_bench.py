@@ -6,7 +6,15 @@ random 100x100 inputs, batch 120, in eager, channels_last and torch.compile mode
     python3 tools/torch_bench.py --net small --threads 2 --mode all
 
 Prints images/s per mode and the peak RSS, so the comparison with dcc is reproducible
-by anyone with PyTorch on the same machine and thread count."""
+by anyone with PyTorch on the same machine and thread count.
+
+On a GPU (`--device cuda`, what tools/gpu-check.sh runs) the modes are `eager` (fp32,
+PyTorch's default TF32 settings, printed), `amp` (bf16 autocast + channels_last) and
+`compile` (torch.compile of the fp32 step); `all` runs those three. Each is timed with
+torch.cuda.synchronize() around the timed loop after the warm-up steps (default 50
+timed, 8 warm-up on a GPU, so torch.compile's recompiles land in the warm-up).
+
+    python3 tools/torch_bench.py --device cuda --net inception --channels 2 --mode all"""
 import argparse
 import resource
 import time
@@ -83,14 +91,19 @@ class Net(nn.Module):
         return z, self.head(z)
 
 
-def bench(arch, mode, batch, channels, steps, warmup):
+def bench(arch, mode, batch, channels, steps, warmup, device="cpu"):
     torch.manual_seed(0)
     net = Net(arch, channels, 4)
     x = [torch.rand(batch, channels, 100, 100) for _ in range(2)]
     y = torch.arange(batch) % 4
+    cuda = device != "cpu"
+    if cuda:
+        # Same seeded values as on the CPU, then moved: never timed on zeros.
+        net, x, y = net.to(device), [t.to(device) for t in x], y.to(device)
+        torch.cuda.reset_peak_memory_stats(device)
     # torch.compile runs on the default layout: with channels_last its replicate-padding
     # backward fails to compile (torch 2.15, CPU).
-    if mode == "channels_last":
+    if mode in ("channels_last", "amp"):
         net = net.to(memory_format=torch.channels_last)
         x = [t.contiguous(memory_format=torch.channels_last) for t in x]
     opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
@@ -103,38 +116,91 @@ def bench(arch, mode, batch, channels, steps, warmup):
         opt.step()
         return loss
 
+    def step_amp(xb):
+        # bf16 autocast on the forward and the loss (cross-entropy autocasts to fp32);
+        # backward and AdamW on the fp32 master weights.
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16):
+            _, logits = net(xb)
+            loss = F.cross_entropy(logits, y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    run = step_amp if mode == "amp" else step
     if mode == "compile":
-        step = torch.compile(step)
+        run = torch.compile(step)
+    sync = (lambda: torch.cuda.synchronize(device)) if cuda else (lambda: None)
     net.train()
     for i in range(warmup):
-        step(x[i % 2])
+        run(x[i % 2])
+    sync()
     t = time.perf_counter()
     for i in range(steps):
-        loss = step(x[i % 2])
+        loss = run(x[i % 2])
+    sync()
     dt = time.perf_counter() - t
     return batch * steps / dt, float(loss)
 
 
+def cuda_header(device):
+    """One line naming the GPU and the precision settings the fp32 modes run under."""
+    p = torch.cuda.get_device_properties(device)
+    try:
+        tf32 = (f"TF32 conv {'on' if torch.backends.cudnn.allow_tf32 else 'off'}, "
+                f"matmul {'on' if torch.backends.cuda.matmul.allow_tf32 else 'off'}")
+    except Exception as e:  # the flags' API moves between releases
+        tf32 = f"TF32 unknown ({type(e).__name__})"
+    return (f"{p.name} (sm_{p.major}{p.minor}, {p.total_memory / 2**30:.0f} GiB), CUDA {torch.version.cuda}, "
+            f"cuDNN {torch.backends.cudnn.version()}, cudnn.benchmark {torch.backends.cudnn.benchmark}, {tf32}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     ap.add_argument("--net", default="small", choices=["small", "inception"])
-    ap.add_argument("--mode", default="all", choices=["eager", "channels_last", "compile", "all"])
+    ap.add_argument("--mode", default="all", choices=["eager", "channels_last", "amp", "compile", "all"])
     ap.add_argument("--batch", type=int, default=120)
     ap.add_argument("--channels", type=int, default=1)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=None, help="timed steps (default 20 on the CPU, 50 on a GPU)")
+    ap.add_argument("--warmup", type=int, default=None, help="untimed steps (default 3 on the CPU, 8 on a GPU)")
     ap.add_argument("--threads", type=int, default=None)
     a = ap.parse_args()
+    cuda = a.device != "cpu"
+    if cuda and not (a.device == "cuda" or a.device.startswith("cuda:")):
+        ap.error(f"--device {a.device}: expected cpu, cuda or cuda:N")
+    if cuda and not torch.cuda.is_available():
+        ap.error(f"--device {a.device}: torch {torch.__version__} sees no CUDA device")
+    steps = a.steps if a.steps is not None else (50 if cuda else 20)
+    warmup = a.warmup if a.warmup is not None else (8 if cuda else 3)
     if a.threads:
         torch.set_num_threads(a.threads)
-    modes = ["eager", "channels_last", "compile"] if a.mode == "all" else [a.mode]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, net {a.net}, batch {a.batch}")
+    if a.mode != "all":
+        modes = [a.mode]
+    elif cuda:
+        modes = ["eager", "amp", "compile"]
+    else:
+        modes = ["eager", "channels_last", "compile"]
+    if cuda:
+        # Fixed shapes and warm-up steps: let cuDNN pick its fastest algorithms.
+        torch.backends.cudnn.benchmark = True
+        print(f"torch {torch.__version__}, {cuda_header(a.device)}, net {a.net}, batch {a.batch}, "
+              f"{a.channels}x100x100, {steps} steps after {warmup} warm-up", flush=True)
+    else:
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, net {a.net}, batch {a.batch}")
     for m in modes:
         try:
-            ips, loss = bench(a.net, m, a.batch, a.channels, a.steps, a.warmup)
-            print(f"  {m:<14} {ips:8.1f} images/s  (last loss {loss:.4f})")
+            ips, loss = bench(a.net, m, a.batch, a.channels, steps, warmup, a.device)
+            if cuda:
+                peak = torch.cuda.max_memory_allocated(a.device) / 2**30
+                print(f"  {m:<14} {ips:8.1f} images/s  (last loss {loss:.4f}, peak GPU memory {peak:.2f} GiB)", flush=True)
+            else:
+                print(f"  {m:<14} {ips:8.1f} images/s  (last loss {loss:.4f})")
         except Exception as e:  # torch.compile needs a C++ toolchain; report, don't hide
-            print(f"  {m:<14} failed: {type(e).__name__}: {str(e)[:200]}")
+            why = str(e).strip().replace("\n", " | ")[:600] if cuda else str(e)[:200]
+            print(f"  {m:<14} failed: {type(e).__name__}: {why}", flush=True)
+        if cuda:
+            torch.cuda.empty_cache()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"  peak RSS {rss:.2f} GiB (all modes in one process)")
 

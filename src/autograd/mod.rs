@@ -197,8 +197,7 @@ impl<'p> Tape<'p> {
         if shape.numel() != 1 {
             bail!("backward: the loss must have one element, found shape {shape}");
         }
-        let mut seed = Tensor::uninit_in(&self.pool, shape);
-        seed.data_mut()[0] = 1.0;
+        let seed = Tensor::full(shape, 1.0).to_pool(&self.pool)?;
         self.backward_with(loss, seed)
     }
 
@@ -294,8 +293,7 @@ impl BackwardCx<'_, '_> {
                 g.shape()
             );
         }
-        self.grads.accumulate(v, g);
-        Ok(())
+        self.grads.accumulate(v, g)
     }
 }
 
@@ -315,15 +313,37 @@ impl Grads {
         self.slots.get_mut(v.0).and_then(|s| s.take())
     }
 
-    fn accumulate(&mut self, v: Var, g: Tensor) {
+    fn accumulate(&mut self, v: Var, g: Tensor) -> Result<()> {
         match &mut self.slots[v.0] {
-            Some(acc) => {
-                for (a, b) in acc.data_mut().iter_mut().zip(g.data()) {
-                    *a += *b;
+            Some(acc) => match acc.gpu().cloned() {
+                None => {
+                    for (a, b) in acc.data_mut().iter_mut().zip(g.data()) {
+                        *a += *b;
+                    }
                 }
-            }
+                Some(gpu) => {
+                    if g.device() != acc.device() {
+                        bail!(
+                            "gradient on {} added to one on {}",
+                            g.device(),
+                            acc.device()
+                        );
+                    }
+                    let kp = crate::kparams::BinaryOp::Add;
+                    crate::cuda::ops::binary(
+                        &gpu,
+                        kp,
+                        0.0,
+                        acc.ptr(),
+                        g.ptr(),
+                        acc.ptr(),
+                        acc.numel(),
+                    )?;
+                }
+            },
             slot @ None => *slot = Some(g),
         }
+        Ok(())
     }
 }
 

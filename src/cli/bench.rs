@@ -42,6 +42,9 @@ enum What {
         /// Also print where the time goes, per primitive.
         #[arg(long)]
         profile: bool,
+        /// auto, cpu, cuda, cuda:N or cuda-emu.
+        #[arg(long, default_value = "cpu")]
+        device: String,
     },
     /// The sgemm ceiling, single thread and all threads.
     Gemm,
@@ -63,7 +66,16 @@ pub fn run(args: Args) -> Result<()> {
             steps,
             warmup,
             profile,
-        } => train(&net, batch, channels, steps, warmup, profile),
+            device,
+        } => train(
+            &net,
+            batch,
+            channels,
+            steps,
+            warmup,
+            profile,
+            dcc::tensor::Device::select(&device)?,
+        ),
         What::Gemm => {
             let (one, all) = gemm_ceiling();
             println!(
@@ -83,6 +95,7 @@ fn train(
     steps: usize,
     warmup: usize,
     profile: bool,
+    device: dcc::tensor::Device,
 ) -> Result<()> {
     if batch == 0 || steps == 0 {
         bail!("--batch and --steps must be positive");
@@ -92,11 +105,11 @@ fn train(
     let network = arch.build([channels, 100, 100], n_sets, 0)?;
     let flops = network.flops_per_image;
     let nparams = network.params.numel();
-    let mut trainer = Trainer::new(network, 1e-4);
+    let mut trainer = Trainer::on(network, 1e-4, device)?;
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let inputs: Vec<Tensor> = (0..2)
-        .map(|_| random_tensor(&mut rng, &[batch, channels, 100, 100]))
-        .collect();
+        .map(|_| random_tensor(&mut rng, &[batch, channels, 100, 100]).to_pool(&trainer.pool))
+        .collect::<Result<_>>()?;
     let labels: Vec<Option<usize>> = (0..batch).map(|i| Some(i % n_sets)).collect();
     let step = |i: usize, trainer: &mut Trainer| -> Result<f32> {
         let mode = Mode {
@@ -104,7 +117,7 @@ fn train(
             seed: i as u64,
             keep_latent: Some(2 + i % 6),
         };
-        let r = trainer.step(inputs[i % 2].clone(), &mode, |tape, out| {
+        let r = trainer.step(&inputs[i % 2], &mode, |tape, out| {
             ops::softmax::cross_entropy(tape, out.logits, &labels)
         })?;
         Ok(r.loss)
@@ -121,12 +134,15 @@ fn train(
     for i in 0..steps {
         last = step(warmup + i, &mut trainer)?;
     }
+    if let Some(g) = trainer.pool.gpu() {
+        g.synchronize()?;
+    }
     let secs = t.elapsed().as_secs_f64();
     let fresh = trainer.pool.stats().fresh - fresh_before;
     let ips = (batch * steps) as f64 / secs;
     let gflops = ips * 3.0 * flops / 1e9;
-    println!("dcc bench train: net {net}, {nparams} parameters, batch {batch}, {channels}×100×100, {} threads",
-             rayon::current_num_threads());
+    println!("dcc bench train: net {net}, {nparams} parameters, batch {batch}, {channels}×100×100, device {}, {} threads",
+             trainer.device(), rayon::current_num_threads());
     println!("  {ips:.1} images/s ({:.1} ms/step, ≈{gflops:.1} GFLOP/s at 3× forward FLOPs of {:.2} MFLOP/image)",
              1e3 * secs / steps as f64, flops / 1e6);
     println!("  last loss {last:.4}; fresh buffer allocations over {steps} timed steps: {fresh}");

@@ -31,6 +31,10 @@ pub struct Args {
     /// Master seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Training device: auto (a GPU if one is usable, else the CPU), cpu, cuda, cuda:N
+    /// or cuda-emu.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
 }
 
 /// Runs `dcc demo`.
@@ -43,6 +47,7 @@ pub fn run(a: Args) -> Result<()> {
         batch: a.batch,
         seed: a.seed,
         shifted: a.shifted,
+        device: dcc::tensor::Device::select(&a.device)?,
     };
     run_demo(&cfg)?;
     Ok(())

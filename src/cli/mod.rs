@@ -4,6 +4,7 @@ pub mod bench;
 pub mod demo;
 pub mod infer;
 pub mod inspect;
+pub mod kernels;
 pub mod op;
 pub mod simulate;
 pub mod train;
@@ -29,6 +30,8 @@ pub enum Command {
     Demo(demo::Args),
     /// Show the compute devices this build can use.
     Devices,
+    /// Compile every CUDA kernel with NVRTC and print registers, shared memory and spills.
+    Kernels(kernels::Args),
     /// Benchmarks: training throughput, primitives, the sgemm ceiling.
     Bench(bench::Args),
     /// Run one primitive forward and backward on .npy inputs.
@@ -55,12 +58,22 @@ pub fn run(cli: Cli) -> Result<()> {
     }
     match cli.command {
         Command::Devices => {
-            println!(
-                "cpu: {} rayon threads (CUDA backend not built yet)",
-                rayon::current_num_threads()
-            );
+            println!("cpu: {} rayon threads", rayon::current_num_threads());
+            match dcc::cuda::probe_cuda() {
+                Ok(_) => match dcc::cuda::open(dcc::tensor::Device::Cuda(0)) {
+                    Ok(g) => println!("cuda:0: {}", g.describe()),
+                    Err(e) => println!("cuda: present but unusable: {e:#}"),
+                },
+                Err(why) => println!("cuda: none ({why})"),
+            }
+            match dcc::cuda::nvrtc::version() {
+                Ok(v) => println!("nvrtc: {v}"),
+                Err(e) => println!("nvrtc: {e:#}"),
+            }
+            println!("cuda-emu: the CUDA kernels on the CPU (needs g++; slow, for tests)");
             Ok(())
         }
+        Command::Kernels(a) => kernels::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Op(a) => op::run(a),
         Command::Train(a) => train::run(a),

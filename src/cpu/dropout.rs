@@ -52,6 +52,11 @@ impl Mask {
         }
     }
 
+    /// (k0, k1, threshold, scale): what a device kernel needs to draw the same mask.
+    pub fn parts(&self) -> (u32, u32, u32, f32) {
+        (self.k0, self.k1, self.threshold, self.scale)
+    }
+
     #[inline(always)]
     fn hash(&self, lo: u32, hi: u32) -> u32 {
         mix32(mix32(lo ^ self.k0) ^ hi ^ self.k1)

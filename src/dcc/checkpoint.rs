@@ -24,10 +24,16 @@ pub fn to_safetensors(named: &[(String, &[usize], &[f32])]) -> Result<Vec<u8>> {
 
 /// Writes a parameter store as safetensors (names from the store).
 pub fn save_params(path: &Path, params: &ParamStore) -> Result<()> {
+    // Device parameters are read back first (a no-op copy on the host).
+    let host: Vec<Tensor> = params
+        .tensors()
+        .iter()
+        .map(|t| t.to_host())
+        .collect::<Result<_>>()?;
     let named: Vec<(String, &[usize], &[f32])> = params
         .names()
         .iter()
-        .zip(params.tensors())
+        .zip(&host)
         .map(|(n, t)| (n.clone(), t.dims(), t.data()))
         .collect();
     write_atomic(path, &to_safetensors(&named)?)
@@ -70,7 +76,8 @@ pub fn load_params(path: &Path, params: &mut ParamStore) -> Result<()> {
         .collect();
     let values = load_tensors(path, &want)?;
     for (t, v) in params.tensors_mut().iter_mut().zip(values) {
-        *t = Tensor::from_vec(t.shape(), v)?;
+        // In place, so parameters on a GPU stay there.
+        t.copy_from(&Tensor::from_vec(t.shape(), v)?)?;
     }
     Ok(())
 }

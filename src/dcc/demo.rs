@@ -36,6 +36,8 @@ pub struct DemoConfig {
     pub seed: u64,
     /// The domain-shifted set (a `dcc simulate` set name).
     pub shifted: String,
+    /// Where training runs.
+    pub device: crate::tensor::Device,
 }
 
 /// One acceptance criterion and whether it held.
@@ -267,7 +269,7 @@ pub fn run_demo(cfg: &DemoConfig) -> Result<(Inference, Vec<Check>)> {
         cfg.epochs,
         cfg.epochs / 2 + 1
     );
-    let log = train(&info, &run, false, true)?;
+    let log = train(&info, &run, false, true, cfg.device)?;
     let ips = log.iter().map(|e| e.images_per_s).sum::<f64>() / log.len() as f64;
     eprintln!(
         "      {:.0} s, {:.0} training images/s on average",

@@ -75,23 +75,21 @@ pub fn dcc_loss(
         .context("DCC loss, CCLP term")?;
     let dist = ops::anchor::distance_anchor(tape, out.latent, labels.row_sets, labels.targets)
         .context("DCC loss, distance term")?;
-    let terms = LossTerms {
-        ce: tape.value(ce).data()[0],
-        cclp: tape.value(cclp).data()[0],
-        dist: tape.value(dist).data()[0],
-        accuracy: accuracy(tape.value(out.logits).data(), labels.row_sets),
-        total: 0.0,
-    };
     let a = ops::arith::scale(tape, ce, w.class)?;
     let b = ops::arith::scale(tape, cclp, w.cclp)?;
     let c = ops::arith::scale(tape, dist, w.dist)?;
     let ab = ops::arith::add(tape, a, b)?;
     let total = ops::arith::add(tape, ab, c)?;
+    // Every logged number in one read (one device synchronisation on a GPU).
+    let v = ops::read_back(tape, &[ce, cclp, dist, total, out.logits])?;
     Ok((
         total,
         LossTerms {
-            total: tape.value(total).data()[0],
-            ..terms
+            ce: v[0][0],
+            cclp: v[1][0],
+            dist: v[2][0],
+            total: v[3][0],
+            accuracy: accuracy(&v[4], labels.row_sets),
         },
     ))
 }

@@ -13,6 +13,7 @@ use crate::nn::network::{Layer, Mode};
 use crate::nn::schedule::ReduceLROnPlateau;
 use crate::nn::train::Trainer;
 use crate::ops::dropout::layer_seed;
+use crate::tensor::Device;
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -117,7 +118,10 @@ fn moment_names(t: &Trainer) -> Vec<(String, Vec<usize>)> {
         .collect()
 }
 
-fn save_checkpoint(run: &Path, members: &[Member], state: &State) -> Result<()> {
+fn save_checkpoint(run: &Path, members: &mut [Member], state: &State) -> Result<()> {
+    for m in members.iter_mut() {
+        m.trainer.sync_to_host()?;
+    }
     let ck = CheckpointDir::new(run);
     let dir = ck.stage()?;
     for (k, m) in members.iter().enumerate() {
@@ -191,6 +195,7 @@ fn restore(run: &Path, info: &RunInfo, members: &mut [Member]) -> Result<State> 
         let mut it = moments.into_iter();
         m.trainer.opt.m = it.by_ref().take(half).collect();
         m.trainer.opt.v = it.collect();
+        m.trainer.opt.invalidate_device();
         m.trainer.opt.lr = s.lr;
         m.trainer.opt.step = s.step;
         m.trainer.steps = s.step;
@@ -199,8 +204,15 @@ fn restore(run: &Path, info: &RunInfo, members: &mut [Member]) -> Result<State> 
     Ok(state)
 }
 
-/// Trains the run described by `info` into `run` (fresh, or resumed from its checkpoint).
-pub fn train(info: &RunInfo, run: &Path, resume: bool, progress: bool) -> Result<Vec<EpochLog>> {
+/// Trains the run described by `info` into `run` (fresh, or resumed from its checkpoint)
+/// on `device`.
+pub fn train(
+    info: &RunInfo,
+    run: &Path,
+    resume: bool,
+    progress: bool,
+    device: Device,
+) -> Result<Vec<EpochLog>> {
     let cfg = &info.config;
     let dataset = Arc::new(info.open_dataset()?);
     let set_index = |name: &str| {
@@ -248,7 +260,7 @@ pub fn train(info: &RunInfo, run: &Path, resume: bool, progress: bool) -> Result
     let targets = info.targets();
     let mut members: Vec<Member> = (0..cfg.ensemble)
         .map(|k| {
-            let mut t = Trainer::new(info.network(k)?, cfg.lr);
+            let mut t = Trainer::on(info.network(k)?, cfg.lr, device)?;
             t.opt.weight_decay = cfg.weight_decay;
             let mut schedule = ReduceLROnPlateau::new(cfg.lr);
             schedule.patience = cfg.patience;
@@ -303,6 +315,8 @@ pub fn train(info: &RunInfo, run: &Path, resume: bool, progress: bool) -> Result
         let mut images = 0;
         for (b, batch) in iter.by_ref().enumerate() {
             let step = (epoch * batches + b) as u64;
+            // One upload per step serves every member (they share the device).
+            let x = batch.images.to_pool(&members[0].trainer.pool)?;
             let row_sets: Vec<usize> = batch
                 .set_index
                 .iter()
@@ -323,7 +337,7 @@ pub fn train(info: &RunInfo, run: &Path, resume: bool, progress: bool) -> Result
                 };
                 let mut terms = LossTerms::default();
                 m.trainer
-                    .step(batch.images.clone(), &mode, |tape, out| {
+                    .step(&x, &mode, |tape, out| {
                         let (l, t) = dcc_loss(tape, out, keep, &labels, &weights)?;
                         for (name, v) in [("cross-entropy", t.ce), ("CCLP", t.cclp), ("distance", t.dist)] {
                             if !v.is_finite() {
@@ -398,7 +412,7 @@ pub fn train(info: &RunInfo, run: &Path, resume: bool, progress: bool) -> Result
                 schedule: m.schedule.clone(),
             })
             .collect();
-        save_checkpoint(run, &members, &state)?;
+        save_checkpoint(run, &mut members, &state)?;
     }
     bar.finish_and_clear();
     Ok(state.log)
@@ -435,7 +449,7 @@ fn validate(
             let net = &m.trainer.net;
             let mut tape = Tape::inference(&m.trainer.pool);
             let p = net.params.bind(&mut tape);
-            let x = tape.constant(batch.images.clone());
+            let x = tape.constant(batch.images.to_pool(&m.trainer.pool)?);
             let out = net.forward(&mut tape, &p, x, &Mode::eval())?;
             let (_, t) = dcc_loss(&mut tape, &out, None, &labels, weights)?;
             mean.add(&t, row_sets.len());

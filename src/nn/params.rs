@@ -60,6 +60,16 @@ impl ParamStore {
         self.tensors.is_empty()
     }
 
+    /// Moves every parameter onto `pool`'s device (an upload for a GPU pool).
+    pub fn move_to(&mut self, pool: &crate::tensor::Pool) -> anyhow::Result<()> {
+        for t in &mut self.tensors {
+            if t.device() != pool.device() {
+                *t = t.to_pool(pool)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Total number of scalars.
     pub fn numel(&self) -> usize {
         self.tensors.iter().map(|t| t.numel()).sum()

@@ -1,16 +1,28 @@
 //! Pointwise activations ELU, SELU and ReLU with backward rules that read the saved
 //! output only.
 
+use super::{gpu_of, grad_gpu};
 use crate::autograd::{Backward, BackwardCx, Tape, Var};
 use crate::cpu::activation::{self as k, Activation};
+use crate::cuda::ops as cu;
 use crate::tensor::Tensor;
 use anyhow::Result;
 
 struct ActBack(Var, Activation);
 impl Backward for ActBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
+        let gpu = grad_gpu(cx);
         let mut g = cx.take_grad_out();
-        k::backward(self.1, g.data_mut(), cx.output().data());
+        match gpu {
+            Some(gpu) => cu::act_backward(
+                &gpu,
+                cu::act_kind(self.1),
+                cx.output().ptr(),
+                g.ptr(),
+                g.numel(),
+            )?,
+            None => k::backward(self.1, g.data_mut(), cx.output().data()),
+        }
         cx.accumulate(self.0, g)
     }
     fn name(&self) -> &'static str {
@@ -19,6 +31,17 @@ impl Backward for ActBack {
 }
 
 fn activate(tape: &mut Tape, x: Var, act: Activation) -> Result<Var> {
+    if let Some(gpu) = gpu_of(tape, act.name(), &[x])? {
+        let out = Tensor::alloc_in(tape.pool(), tape.shape(x))?;
+        cu::act_forward(
+            &gpu,
+            cu::act_kind(act),
+            tape.value(x).ptr(),
+            out.ptr(),
+            out.numel(),
+        )?;
+        return Ok(tape.push(out, &[x], ActBack(x, act)));
+    }
     let mut out = Tensor::uninit_in(tape.pool(), tape.shape(x));
     k::forward(act, out.data_mut(), tape.value(x).data());
     Ok(tape.push(out, &[x], ActBack(x, act)))

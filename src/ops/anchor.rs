@@ -9,18 +9,13 @@ use anyhow::{bail, Result};
 
 struct AnchorBack {
     z: Var,
-    /// (row of the median, dL/dz[row, 0]) per contributing set.
-    picks: Vec<(usize, f32)>,
+    /// dL/dz with a unit output gradient: dL/dz[row, 0] at each set's median row.
+    pattern: Tensor,
 }
 
 impl Backward for AnchorBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
-        let g = cx.grad_out().data()[0];
-        let mut out = Tensor::zeros_in(cx.pool(), cx.value(self.z).shape());
-        let d = out.dims()[1];
-        for &(row, dv) in &self.picks {
-            out.data_mut()[row * d] = g * dv;
-        }
+        let out = super::scale_by_scalar_grad(cx, &self.pattern)?;
         cx.accumulate(self.z, out)
     }
     fn name(&self) -> &'static str {
@@ -53,7 +48,9 @@ pub fn distance_anchor(
             targets.len()
         );
     }
-    let zv = tape.value(z).data();
+    super::gpu_of(tape, "distance_anchor", &[z])?;
+    let zh = tape.value(z).to_host()?;
+    let zv = zh.data();
     let mut terms = Vec::new();
     for (s, target) in targets.iter().enumerate() {
         let Some(y) = target else { continue };
@@ -67,10 +64,13 @@ pub fn distance_anchor(
     }
     let k = terms.len().max(1) as f32;
     let loss: f32 = terms.iter().map(|(_, e)| e * e).sum::<f32>() / k;
-    let picks = terms.iter().map(|&(row, e)| (row, 2.0 * e / k)).collect();
-    let mut out = Tensor::uninit_in(tape.pool(), [1]);
-    out.data_mut()[0] = loss;
-    Ok(tape.push(out, &[z], AnchorBack { z, picks }))
+    let mut pattern = Tensor::zeros([n, d]);
+    for &(row, e) in &terms {
+        pattern.data_mut()[row * d] = 2.0 * e / k;
+    }
+    let pattern = pattern.to_pool(tape.pool())?;
+    let out = super::scalar_on(tape, loss)?;
+    Ok(tape.push(out, &[z], AnchorBack { z, pattern }))
 }
 
 #[cfg(test)]

@@ -1,8 +1,11 @@
 //! Elementwise arithmetic (add, mul, scale, add_scalar) and reductions (sum, mean),
 //! with their backward rules.
 
+use super::{gpu_of, grad_gpu};
 use crate::autograd::{Backward, BackwardCx, Tape, Var};
 use crate::cpu::arith as k;
+use crate::cuda::ops as cu;
+use crate::kparams::{BinaryOp, UnaryOp};
 use crate::tensor::Tensor;
 use anyhow::{bail, Result};
 
@@ -37,6 +40,10 @@ impl Backward for AddBack {
 /// a + b, same shapes.
 pub fn add(tape: &mut Tape, a: Var, b: Var) -> Result<Var> {
     same_shape(tape, a, b, "add")?;
+    if let Some(gpu) = gpu_of(tape, "add", &[a, b])? {
+        let out = binary_gpu(tape, &gpu, BinaryOp::Add, a, b)?;
+        return Ok(tape.push(out, &[a, b], AddBack(a, b)));
+    }
     let mut out = Tensor::uninit_in(tape.pool(), tape.shape(a));
     k::zip_map(
         out.data_mut(),
@@ -52,6 +59,21 @@ impl Backward for MulBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
         for (x, other) in [(self.0, self.1), (self.1, self.0)] {
             if cx.needs_grad(x) {
+                if let Some(gpu) = grad_gpu(cx) {
+                    let gy = cx.grad_out();
+                    let g = Tensor::alloc_in(cx.pool(), gy.shape())?;
+                    cu::binary(
+                        &gpu,
+                        BinaryOp::Mul,
+                        0.0,
+                        gy.ptr(),
+                        cx.value(other).ptr(),
+                        g.ptr(),
+                        g.numel(),
+                    )?;
+                    cx.accumulate(x, g)?;
+                    continue;
+                }
                 let mut g = Tensor::uninit_in(cx.pool(), cx.grad_out().shape());
                 k::zip_map(
                     g.data_mut(),
@@ -72,6 +94,10 @@ impl Backward for MulBack {
 /// a ⊙ b, same shapes.
 pub fn mul(tape: &mut Tape, a: Var, b: Var) -> Result<Var> {
     same_shape(tape, a, b, "mul")?;
+    if let Some(gpu) = gpu_of(tape, "mul", &[a, b])? {
+        let out = binary_gpu(tape, &gpu, BinaryOp::Mul, a, b)?;
+        return Ok(tape.push(out, &[a, b], MulBack(a, b)));
+    }
     let mut out = Tensor::uninit_in(tape.pool(), tape.shape(a));
     k::zip_map(
         out.data_mut(),
@@ -87,7 +113,10 @@ impl Backward for ScaleBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
         let mut g = cx.take_grad_out();
         let s = self.1;
-        g.data_mut().iter_mut().for_each(|v| *v *= s);
+        match g.gpu().cloned() {
+            Some(gpu) => cu::unary(&gpu, UnaryOp::Scale, s, g.ptr(), g.ptr(), g.numel())?,
+            None => g.data_mut().iter_mut().for_each(|v| *v *= s),
+        }
         cx.accumulate(self.0, g)
     }
     fn name(&self) -> &'static str {
@@ -97,6 +126,10 @@ impl Backward for ScaleBack {
 
 /// s · a.
 pub fn scale(tape: &mut Tape, a: Var, s: f32) -> Result<Var> {
+    if let Some(gpu) = gpu_of(tape, "scale", &[a])? {
+        let out = unary_gpu(tape, &gpu, UnaryOp::Scale, s, a)?;
+        return Ok(tape.push(out, &[a], ScaleBack(a, s)));
+    }
     let mut out = Tensor::uninit_in(tape.pool(), tape.shape(a));
     k::map(out.data_mut(), tape.value(a).data(), |x| x * s);
     Ok(tape.push(out, &[a], ScaleBack(a, s)))
@@ -115,6 +148,10 @@ impl Backward for PassBack {
 
 /// a + s.
 pub fn add_scalar(tape: &mut Tape, a: Var, s: f32) -> Result<Var> {
+    if let Some(gpu) = gpu_of(tape, "add_scalar", &[a])? {
+        let out = unary_gpu(tape, &gpu, UnaryOp::AddScalar, s, a)?;
+        return Ok(tape.push(out, &[a], PassBack(a)));
+    }
     let mut out = Tensor::uninit_in(tape.pool(), tape.shape(a));
     k::map(out.data_mut(), tape.value(a).data(), |x| x + s);
     Ok(tape.push(out, &[a], PassBack(a)))
@@ -123,6 +160,20 @@ pub fn add_scalar(tape: &mut Tape, a: Var, s: f32) -> Result<Var> {
 struct LnBack(Var);
 impl Backward for LnBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
+        if let Some(gpu) = grad_gpu(cx) {
+            let gy = cx.grad_out();
+            let g = Tensor::alloc_in(cx.pool(), gy.shape())?;
+            cu::binary(
+                &gpu,
+                BinaryOp::Div,
+                0.0,
+                gy.ptr(),
+                cx.value(self.0).ptr(),
+                g.ptr(),
+                g.numel(),
+            )?;
+            return cx.accumulate(self.0, g);
+        }
         let mut g = Tensor::uninit_in(cx.pool(), cx.grad_out().shape());
         k::zip_map(
             g.data_mut(),
@@ -139,6 +190,10 @@ impl Backward for LnBack {
 
 /// Natural logarithm, elementwise (non-positive inputs give -inf or NaN, as in IEEE).
 pub fn ln(tape: &mut Tape, a: Var) -> Result<Var> {
+    if let Some(gpu) = gpu_of(tape, "ln", &[a])? {
+        let out = unary_gpu(tape, &gpu, UnaryOp::Ln, 0.0, a)?;
+        return Ok(tape.push(out, &[a], LnBack(a)));
+    }
     let mut out = Tensor::uninit_in(tape.pool(), tape.shape(a));
     k::map(out.data_mut(), tape.value(a).data(), f32::ln);
     Ok(tape.push(out, &[a], LnBack(a)))
@@ -147,6 +202,11 @@ pub fn ln(tape: &mut Tape, a: Var) -> Result<Var> {
 struct SumBack(Var, f32);
 impl Backward for SumBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
+        if let Some(gpu) = grad_gpu(cx) {
+            let out = Tensor::alloc_in(cx.pool(), cx.value(self.0).shape())?;
+            cu::fill_scaled(&gpu, cx.grad_out().ptr(), self.1, out.ptr(), out.numel())?;
+            return cx.accumulate(self.0, out);
+        }
         let g = cx.grad_out().data()[0] * self.1;
         let mut out = Tensor::uninit_in(cx.pool(), cx.value(self.0).shape());
         out.data_mut().fill(g);
@@ -159,6 +219,10 @@ impl Backward for SumBack {
 
 /// Σ a, as a one-element tensor (accumulated in f64).
 pub fn sum(tape: &mut Tape, a: Var) -> Result<Var> {
+    if let Some(gpu) = gpu_of(tape, "sum", &[a])? {
+        let out = sum_gpu(tape, &gpu, a, 1.0)?;
+        return Ok(tape.push(out, &[a], SumBack(a, 1.0)));
+    }
     let s = k::sum(tape.value(a).data());
     let mut out = Tensor::uninit_in(tape.pool(), [1]);
     out.data_mut()[0] = s as f32;
@@ -171,10 +235,41 @@ pub fn mean(tape: &mut Tape, a: Var) -> Result<Var> {
     if n == 0 {
         bail!("mean of an empty tensor");
     }
+    if let Some(gpu) = gpu_of(tape, "mean", &[a])? {
+        let out = sum_gpu(tape, &gpu, a, 1.0 / n as f32)?;
+        return Ok(tape.push(out, &[a], SumBack(a, 1.0 / n as f32)));
+    }
     let s = k::sum(tape.value(a).data()) / n as f64;
     let mut out = Tensor::uninit_in(tape.pool(), [1]);
     out.data_mut()[0] = s as f32;
     Ok(tape.push(out, &[a], SumBack(a, 1.0 / n as f32)))
+}
+
+fn binary_gpu(tape: &Tape, gpu: &crate::cuda::Gpu, op: BinaryOp, a: Var, b: Var) -> Result<Tensor> {
+    let out = Tensor::alloc_in(tape.pool(), tape.shape(a))?;
+    cu::binary(
+        gpu,
+        op,
+        0.0,
+        tape.value(a).ptr(),
+        tape.value(b).ptr(),
+        out.ptr(),
+        out.numel(),
+    )?;
+    Ok(out)
+}
+
+fn unary_gpu(tape: &Tape, gpu: &crate::cuda::Gpu, op: UnaryOp, s: f32, a: Var) -> Result<Tensor> {
+    let out = Tensor::alloc_in(tape.pool(), tape.shape(a))?;
+    cu::unary(gpu, op, s, tape.value(a).ptr(), out.ptr(), out.numel())?;
+    Ok(out)
+}
+
+fn sum_gpu(tape: &Tape, gpu: &crate::cuda::Gpu, a: Var, s: f32) -> Result<Tensor> {
+    let out = Tensor::alloc_in(tape.pool(), [1])?;
+    let x = tape.value(a);
+    cu::reduce_sum(gpu, x.ptr(), x.numel(), s, out.ptr())?;
+    Ok(out)
 }
 
 #[cfg(test)]

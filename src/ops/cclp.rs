@@ -1,5 +1,7 @@
 //! The CCLP loss as one fused primitive: the forward pass computes the loss and dL/dZ
-//! together (cpu/cclp.rs); the backward only scales the saved gradient.
+//! together (cpu/cclp.rs); the backward only scales the saved gradient. On a GPU this
+//! is a host step: Z (N×D, N ≈ 120, D ≤ 7) is read back, the fused f64 kernel runs on
+//! the CPU and dL/dZ is uploaded once (a fused GPU CCLP is its own issue).
 
 use crate::autograd::{Backward, BackwardCx, Tape, Var};
 use crate::cpu::cclp::cclp;
@@ -16,11 +18,7 @@ struct CclpBack {
 
 impl Backward for CclpBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
-        let g = cx.grad_out().data()[0];
-        let mut out = Tensor::uninit_in(cx.pool(), self.grad.shape());
-        for (o, v) in out.data_mut().iter_mut().zip(self.grad.data()) {
-            *o = g * v;
-        }
+        let out = super::scale_by_scalar_grad(cx, &self.grad)?;
         cx.accumulate(self.z, out)
     }
     fn name(&self) -> &'static str {
@@ -38,11 +36,11 @@ pub fn cclp_loss(
     steps: usize,
 ) -> Result<Var> {
     let [n, d] = tape.shape(z).matrix("cclp: Z")?;
-    let zf = tape.value(z).to_f64();
+    super::gpu_of(tape, "cclp", &[z])?;
+    let zf = tape.value(z).to_host()?.to_f64();
     let r = cclp(&zf, n, d, labels, classes, steps)?;
-    let mut out = Tensor::uninit_in(tape.pool(), [1]);
-    out.data_mut()[0] = r.loss as f32;
-    let grad = Tensor::from_f64([n, d], &r.grad)?;
+    let out = super::scalar_on(tape, r.loss as f32)?;
+    let grad = Tensor::from_f64([n, d], &r.grad)?.to_pool(tape.pool())?;
     Ok(tape.push(out, &[z], CclpBack { z, grad }))
 }
 

@@ -4,8 +4,23 @@
 
 use crate::autograd::{Backward, BackwardCx, Tape, Var};
 use crate::cpu::channels as k;
-use crate::tensor::{Shape, Tensor};
+use crate::cuda::ops as cu;
+use crate::tensor::{Pool, Shape, Tensor};
 use anyhow::{bail, Result};
+
+/// Channels [start, start + len) of `x` (N×C×inner) on x's device.
+fn extract(pool: &Pool, x: &Tensor, start: usize, len: usize) -> Result<Tensor> {
+    let (n, c, inner) = axis1(x.shape(), "narrow_channels")?;
+    let shape = with_axis1(x.shape(), len);
+    if let Some(gpu) = x.gpu() {
+        let out = Tensor::alloc_in(pool, shape)?;
+        cu::copy_channels(gpu, n, inner, c, len, start, 0, len, x.ptr(), out.ptr())?;
+        return Ok(out);
+    }
+    let mut out = Tensor::uninit_in(pool, shape);
+    k::extract(out.data_mut(), x.data(), c, start, len, inner);
+    Ok(out)
+}
 
 /// (N, C, inner) of a rank ≥ 2 shape viewed as N×C×inner.
 pub(crate) fn axis1(shape: Shape, what: &str) -> Result<(usize, usize, usize)> {
@@ -25,24 +40,14 @@ fn with_axis1(shape: Shape, c: usize) -> Shape {
 struct ConcatBack {
     xs: Vec<Var>,
     cs: Vec<usize>,
-    inner: usize,
 }
 
 impl Backward for ConcatBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
-        let total: usize = self.cs.iter().sum();
         let mut start = 0;
         for (&x, &c) in self.xs.iter().zip(&self.cs) {
             if cx.needs_grad(x) {
-                let mut g = Tensor::uninit_in(cx.pool(), cx.value(x).shape());
-                k::extract(
-                    g.data_mut(),
-                    cx.grad_out().data(),
-                    total,
-                    start,
-                    c,
-                    self.inner,
-                );
+                let g = extract(cx.pool(), cx.grad_out(), start, c)?;
                 cx.accumulate(x, g)?;
             }
             start += c;
@@ -70,6 +75,31 @@ pub fn concat_channels(tape: &mut Tape, xs: &[Var]) -> Result<Var> {
         cs.push(s.dim(1));
     }
     let out_shape = with_axis1(s0, cs.iter().sum());
+    if let Some(gpu) = super::gpu_of(tape, "concat_channels", xs)? {
+        let out = Tensor::alloc_in(tape.pool(), out_shape)?;
+        let (n, total) = (s0.dim(0), out_shape.dim(1));
+        let mut start = 0;
+        for (&x, &c) in xs.iter().zip(&cs) {
+            cu::copy_channels(
+                &gpu,
+                n,
+                inner,
+                c,
+                total,
+                0,
+                start,
+                c,
+                tape.value(x).ptr(),
+                out.ptr(),
+            )?;
+            start += c;
+        }
+        let rule = ConcatBack {
+            xs: xs.to_vec(),
+            cs,
+        };
+        return Ok(tape.push(out, xs, rule));
+    }
     let mut out = Tensor::uninit_in(tape.pool(), out_shape);
     let srcs: Vec<(&[f32], usize)> = xs
         .iter()
@@ -80,7 +110,6 @@ pub fn concat_channels(tape: &mut Tape, xs: &[Var]) -> Result<Var> {
     let rule = ConcatBack {
         xs: xs.to_vec(),
         cs,
-        inner,
     };
     Ok(tape.push(out, xs, rule))
 }
@@ -94,7 +123,23 @@ struct NarrowBack {
 impl Backward for NarrowBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
         let shape = cx.value(self.x).shape();
-        let (_, c, inner) = axis1(shape, "narrow_channels")?;
+        let (n, c, inner) = axis1(shape, "narrow_channels")?;
+        if let Some(gpu) = super::grad_gpu(cx) {
+            let g = Tensor::zeros_on(cx.pool(), shape)?;
+            cu::copy_channels(
+                &gpu,
+                n,
+                inner,
+                self.len,
+                c,
+                0,
+                self.start,
+                self.len,
+                cx.grad_out().ptr(),
+                g.ptr(),
+            )?;
+            return cx.accumulate(self.x, g);
+        }
         let mut g = Tensor::uninit_in(cx.pool(), shape);
         k::insert_into_zeros(
             g.data_mut(),
@@ -114,15 +159,15 @@ impl Backward for NarrowBack {
 /// Channels [start, start + len) of an N×C×… tensor.
 pub fn narrow_channels(tape: &mut Tape, x: Var, start: usize, len: usize) -> Result<Var> {
     let shape = tape.shape(x);
-    let (_, c, inner) = axis1(shape, "narrow_channels")?;
+    let (_, c, _) = axis1(shape, "narrow_channels")?;
     if start.checked_add(len).is_none_or(|end| end > c) {
         bail!(
             "narrow_channels: range {start}..{} is outside axis 1 of shape {shape}",
             start.saturating_add(len)
         );
     }
-    let mut out = Tensor::uninit_in(tape.pool(), with_axis1(shape, len));
-    k::extract(out.data_mut(), tape.value(x).data(), c, start, len, inner);
+    super::gpu_of(tape, "narrow_channels", &[x])?;
+    let out = extract(tape.pool(), tape.value(x), start, len)?;
     Ok(tape.push(out, &[x], NarrowBack { x, start, len }))
 }
 

@@ -4,6 +4,8 @@
 use crate::autograd::{Backward, BackwardCx, Tape, Var};
 use crate::cpu::conv2d as k;
 pub use crate::cpu::conv2d::{Conv2dParams, ConvGeom, PadMode};
+use crate::cuda::ops as cu;
+use crate::cuda::Gpu;
 use crate::tensor::{Pool, Tensor};
 use anyhow::{bail, Result};
 
@@ -33,6 +35,20 @@ pub fn conv2d_forward(
     pool: &Pool,
 ) -> Result<Tensor> {
     let g = geometry(x, w, b, p)?;
+    if let Some(gpu) = pool.gpu() {
+        for (t, what) in [(Some(x), "input"), (Some(w), "weight"), (b, "bias")] {
+            if let Some(t) = t.filter(|t| t.device() != gpu.device()) {
+                bail!(
+                    "conv2d: the {what} is on {} but the computation on {}",
+                    t.device(),
+                    gpu.device()
+                );
+            }
+        }
+        let y = Tensor::alloc_in(pool, g.out_dims())?;
+        cu::conv2d_forward(gpu, &g, x.ptr(), w.ptr(), b.map_or(0, |b| b.ptr()), y.ptr())?;
+        return Ok(y);
+    }
     let mut y = Tensor::uninit_in(pool, g.out_dims());
     k::conv2d_forward(&g, x.data(), w.data(), b.map(|b| b.data()), y.data_mut());
     Ok(y)
@@ -45,8 +61,34 @@ struct Conv2dBack {
     g: ConvGeom,
 }
 
+impl Conv2dBack {
+    fn backward_gpu(&self, cx: &mut BackwardCx, gpu: &Gpu) -> Result<()> {
+        let g = &self.g;
+        let dy = cx.grad_out().ptr();
+        if cx.needs_grad(self.x) {
+            let dx = Tensor::alloc_in(cx.pool(), cx.value(self.x).shape())?;
+            cu::conv2d_backward_input(gpu, g, cx.value(self.w).ptr(), dy, dx.ptr())?;
+            cx.accumulate(self.x, dx)?;
+        }
+        if cx.needs_grad(self.w) {
+            let dw = Tensor::alloc_in(cx.pool(), cx.value(self.w).shape())?;
+            cu::conv2d_backward_weight(gpu, cx.pool(), g, cx.value(self.x).ptr(), dy, dw.ptr())?;
+            cx.accumulate(self.w, dw)?;
+        }
+        if let Some(b) = self.b.filter(|&b| cx.needs_grad(b)) {
+            let db = Tensor::alloc_in(cx.pool(), [g.o])?;
+            cu::sum_axis1(gpu, dy, g.n, g.o, g.ho() * g.wo(), 0.0, db.ptr())?;
+            cx.accumulate(b, db)?;
+        }
+        Ok(())
+    }
+}
+
 impl Backward for Conv2dBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
+        if let Some(gpu) = super::grad_gpu(cx) {
+            return self.backward_gpu(cx, &gpu);
+        }
         let g = &self.g;
         if cx.needs_grad(self.x) {
             let mut dx = Tensor::uninit_in(cx.pool(), cx.value(self.x).shape());
@@ -77,8 +119,9 @@ impl Backward for Conv2dBack {
 pub fn conv2d(tape: &mut Tape, x: Var, w: Var, b: Option<Var>, p: Conv2dParams) -> Result<Var> {
     let bt = b.map(|b| tape.value(b));
     let g = geometry(tape.value(x), tape.value(w), bt, p)?;
-    let y = conv2d_forward(tape.value(x), tape.value(w), bt, p, tape.pool())?;
     let inputs: Vec<Var> = [x, w].into_iter().chain(b).collect();
+    super::gpu_of(tape, "conv2d", &inputs)?;
+    let y = conv2d_forward(tape.value(x), tape.value(w), bt, p, tape.pool())?;
     Ok(tape.push(y, &inputs, Conv2dBack { x, w, b, g }))
 }
 

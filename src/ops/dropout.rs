@@ -5,8 +5,24 @@
 
 use crate::autograd::{Backward, BackwardCx, Tape, Var};
 use crate::cpu::dropout::{self as k, Mask};
-use crate::tensor::Tensor;
+use crate::cuda::ops as cu;
+use crate::tensor::{Pool, Tensor};
 use anyhow::{bail, Result};
+
+/// x ⊙ mask on x's device: per element (inner None) or per block of `inner` elements.
+fn apply_mask(pool: &Pool, mask: &Mask, inner: Option<usize>, x: &Tensor) -> Result<Tensor> {
+    if let Some(gpu) = x.gpu() {
+        let out = Tensor::alloc_in(pool, x.shape())?;
+        cu::dropout(gpu, mask, inner.unwrap_or(1), x.ptr(), out.ptr(), x.numel())?;
+        return Ok(out);
+    }
+    let mut out = Tensor::uninit_in(pool, x.shape());
+    match inner {
+        None => k::apply(mask, out.data_mut(), x.data()),
+        Some(inner) => k::apply_blocks(mask, out.data_mut(), x.data(), inner),
+    }
+    Ok(out)
+}
 
 struct DropoutBack {
     x: Var,
@@ -17,11 +33,7 @@ struct DropoutBack {
 
 impl Backward for DropoutBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
-        let mut dx = Tensor::uninit_in(cx.pool(), cx.grad_out().shape());
-        match self.inner {
-            None => k::apply(&self.mask, dx.data_mut(), cx.grad_out().data()),
-            Some(inner) => k::apply_blocks(&self.mask, dx.data_mut(), cx.grad_out().data(), inner),
-        }
+        let dx = apply_mask(cx.pool(), &self.mask, self.inner, cx.grad_out())?;
         cx.accumulate(self.x, dx)
     }
     fn name(&self) -> &'static str {
@@ -53,8 +65,8 @@ pub fn dropout(tape: &mut Tape, x: Var, p: f32, seed: u64, training: bool) -> Re
         return Ok(x);
     }
     let mask = Mask::new(seed, p);
-    let mut out = Tensor::uninit_in(tape.pool(), tape.shape(x));
-    k::apply(&mask, out.data_mut(), tape.value(x).data());
+    super::gpu_of(tape, "dropout", &[x])?;
+    let out = apply_mask(tape.pool(), &mask, None, tape.value(x))?;
     Ok(tape.push(
         out,
         &[x],
@@ -79,8 +91,8 @@ pub fn channel_dropout(tape: &mut Tape, x: Var, p: f32, seed: u64, training: boo
     }
     let inner: usize = shape.dims()[2..].iter().product();
     let mask = Mask::new(seed, p);
-    let mut out = Tensor::uninit_in(tape.pool(), shape);
-    k::apply_blocks(&mask, out.data_mut(), tape.value(x).data(), inner);
+    super::gpu_of(tape, "channel_dropout", &[x])?;
+    let out = apply_mask(tape.pool(), &mask, Some(inner), tape.value(x))?;
     Ok(tape.push(
         out,
         &[x],

@@ -3,8 +3,57 @@
 
 use crate::autograd::{Backward, BackwardCx, Tape, Var};
 use crate::cpu::linear as k;
+use crate::cuda::ops as cu;
+use crate::cuda::Gpu;
 use crate::tensor::Tensor;
 use anyhow::{bail, Result};
+
+impl LinearBack {
+    fn backward_gpu(&self, cx: &mut BackwardCx, gpu: &Gpu) -> Result<()> {
+        let [n, i, o] = self.dims;
+        let dy = cx.grad_out().ptr();
+        if cx.needs_grad(self.x) {
+            let dx = Tensor::alloc_in(cx.pool(), [n, i])?;
+            cu::sgemm(
+                gpu,
+                n,
+                i,
+                o,
+                false,
+                false,
+                1.0,
+                0.0,
+                dy,
+                cx.value(self.w).ptr(),
+                dx.ptr(),
+            )?;
+            cx.accumulate(self.x, dx)?;
+        }
+        if cx.needs_grad(self.w) {
+            let dw = Tensor::zeros_on(cx.pool(), [o, i])?;
+            cu::sgemm(
+                gpu,
+                o,
+                i,
+                n,
+                true,
+                false,
+                1.0,
+                0.0,
+                dy,
+                cx.value(self.x).ptr(),
+                dw.ptr(),
+            )?;
+            cx.accumulate(self.w, dw)?;
+        }
+        if let Some(b) = self.b.filter(|&b| cx.needs_grad(b)) {
+            let db = Tensor::zeros_on(cx.pool(), [o])?;
+            cu::sum_axis1(gpu, dy, n, o, 1, 0.0, db.ptr())?;
+            cx.accumulate(b, db)?;
+        }
+        Ok(())
+    }
+}
 
 struct LinearBack {
     x: Var,
@@ -15,6 +64,9 @@ struct LinearBack {
 
 impl Backward for LinearBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
+        if let Some(gpu) = super::grad_gpu(cx) {
+            return self.backward_gpu(cx, &gpu);
+        }
         let [n, i, o] = self.dims;
         if cx.needs_grad(self.x) {
             let mut dx = Tensor::uninit_in(cx.pool(), [n, i]);
@@ -67,6 +119,33 @@ pub fn linear(tape: &mut Tape, x: Var, w: Var, b: Option<Var>) -> Result<Var> {
             bail!("linear: bias must have shape [{o}] for weight {ws}, found {bs}");
         }
     }
+    let inputs: Vec<Var> = [x, w].into_iter().chain(b).collect();
+    let back = LinearBack {
+        x,
+        w,
+        b,
+        dims: [n, i, o],
+    };
+    if let Some(gpu) = super::gpu_of(tape, "linear", &inputs)? {
+        let y = Tensor::zeros_on(tape.pool(), [n, o])?;
+        cu::sgemm(
+            &gpu,
+            n,
+            o,
+            i,
+            false,
+            true,
+            1.0,
+            0.0,
+            tape.value(x).ptr(),
+            tape.value(w).ptr(),
+            y.ptr(),
+        )?;
+        if let Some(b) = b {
+            cu::add_bias_rows(&gpu, n, o, tape.value(b).ptr(), y.ptr())?;
+        }
+        return Ok(tape.push(y, &inputs, back));
+    }
     let mut y = Tensor::uninit_in(tape.pool(), [n, o]);
     k::forward(
         y.data_mut(),
@@ -77,17 +156,7 @@ pub fn linear(tape: &mut Tape, x: Var, w: Var, b: Option<Var>) -> Result<Var> {
         i,
         o,
     );
-    let inputs: Vec<Var> = [x, w].into_iter().chain(b).collect();
-    Ok(tape.push(
-        y,
-        &inputs,
-        LinearBack {
-            x,
-            w,
-            b,
-            dims: [n, i, o],
-        },
-    ))
+    Ok(tape.push(y, &inputs, back))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use crate::autograd::{Backward, BackwardCx, Tape, Var};
 use crate::cpu::pool2d::{max_pool_backward, max_pool_forward, PoolGeom};
+use crate::cuda::ops as cu;
 use crate::tensor::Tensor;
 use anyhow::Result;
 
@@ -26,6 +27,11 @@ fn bytes_mut(t: &mut Tensor, len: usize) -> &mut [u8] {
 
 impl Backward for MaxPoolBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
+        if let Some(gpu) = super::grad_gpu(cx) {
+            let dx = Tensor::alloc_in(cx.pool(), cx.value(self.x).shape())?;
+            cu::maxpool_backward(&gpu, &self.g, cx.grad_out().ptr(), self.arg.ptr(), dx.ptr())?;
+            return cx.accumulate(self.x, dx);
+        }
         let mut dx = Tensor::uninit_in(cx.pool(), cx.value(self.x).shape());
         let arg = &bytemuck::cast_slice::<f32, u8>(self.arg.data())[..self.len];
         max_pool_backward(&self.g, cx.grad_out().data(), arg, dx.data_mut());
@@ -48,6 +54,13 @@ pub fn max_pool2d(
 ) -> Result<Var> {
     let xs = tape.shape(x).nchw("max_pool2d input")?;
     let g = PoolGeom::new(xs, kernel, stride, padding)?;
+    if let Some(gpu) = super::gpu_of(tape, "max_pool2d", &[x])? {
+        let y = Tensor::alloc_in(tape.pool(), g.out_dims())?;
+        let len = y.numel();
+        let arg = Tensor::alloc_in(tape.pool(), [len.div_ceil(4).max(1)])?;
+        cu::maxpool_forward(&gpu, &g, tape.value(x).ptr(), y.ptr(), arg.ptr())?;
+        return Ok(tape.push(y, &[x], MaxPoolBack { x, g, arg, len }));
+    }
     let mut y = Tensor::uninit_in(tape.pool(), g.out_dims());
     let len = y.numel();
     let mut arg = byte_buffer(tape.pool(), len);

@@ -5,6 +5,7 @@
 use super::concat::narrow_channels;
 use crate::autograd::{Backward, BackwardCx, Tape, Var};
 use crate::cpu::channels as k;
+use crate::cuda::ops as cu;
 use crate::tensor::Tensor;
 use anyhow::{bail, Result};
 
@@ -16,6 +17,19 @@ struct MaskBack {
 
 impl Backward for MaskBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
+        if let Some(gpu) = super::grad_gpu(cx) {
+            let gy = cx.grad_out();
+            let g = Tensor::alloc_in(cx.pool(), gy.shape())?;
+            cu::mask_columns(
+                &gpu,
+                gy.numel() / self.d.max(1),
+                self.d,
+                self.keep,
+                gy.ptr(),
+                g.ptr(),
+            )?;
+            return cx.accumulate(self.x, g);
+        }
         let mut g = Tensor::uninit_in(cx.pool(), cx.grad_out().shape());
         k::zero_from(g.data_mut(), cx.grad_out().data(), self.d, self.keep, 1);
         cx.accumulate(self.x, g)
@@ -31,6 +45,11 @@ pub fn mask_columns(tape: &mut Tape, x: Var, keep: usize) -> Result<Var> {
     let [_, d] = shape.matrix("mask_columns")?;
     if keep > d {
         bail!("mask_columns: keep {keep} exceeds the {d} columns of shape {shape}");
+    }
+    if let Some(gpu) = super::gpu_of(tape, "mask_columns", &[x])? {
+        let out = Tensor::alloc_in(tape.pool(), shape)?;
+        cu::mask_columns(&gpu, shape.dim(0), d, keep, tape.value(x).ptr(), out.ptr())?;
+        return Ok(tape.push(out, &[x], MaskBack { x, keep, d }));
     }
     let mut out = Tensor::uninit_in(tape.pool(), shape);
     k::zero_from(out.data_mut(), tape.value(x).data(), d, keep, 1);

@@ -4,6 +4,7 @@
 
 use crate::autograd::{Backward, BackwardCx, Tape, Var};
 use crate::cpu::softmax as k;
+use crate::cuda::ops as cu;
 use crate::tensor::Tensor;
 use anyhow::{bail, Result};
 
@@ -23,8 +24,12 @@ struct SoftmaxBack {
 
 impl Backward for SoftmaxBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
+        let gpu = super::grad_gpu(cx);
         let mut g = cx.take_grad_out();
-        if self.log {
+        if let Some(gpu) = gpu {
+            let rows = g.numel() / self.k;
+            cu::softmax_backward(&gpu, self.log, rows, self.k, cx.output().ptr(), g.ptr())?;
+        } else if self.log {
             k::log_softmax_backward(g.data_mut(), cx.output().data(), self.k);
         } else {
             k::softmax_backward(g.data_mut(), cx.output().data(), self.k);
@@ -43,6 +48,26 @@ impl Backward for SoftmaxBack {
 /// Softmax along the last axis.
 pub fn softmax(tape: &mut Tape, x: Var) -> Result<Var> {
     let kk = last_axis(tape, x, "softmax")?;
+    if let Some(gpu) = super::gpu_of(tape, "softmax", &[x])? {
+        let out = Tensor::alloc_in(tape.pool(), tape.shape(x))?;
+        cu::softmax(
+            &gpu,
+            false,
+            out.numel() / kk,
+            kk,
+            tape.value(x).ptr(),
+            out.ptr(),
+        )?;
+        return Ok(tape.push(
+            out,
+            &[x],
+            SoftmaxBack {
+                x,
+                k: kk,
+                log: false,
+            },
+        ));
+    }
     let mut out = Tensor::uninit_in(tape.pool(), tape.shape(x));
     k::softmax(out.data_mut(), tape.value(x).data(), kk);
     Ok(tape.push(
@@ -59,6 +84,26 @@ pub fn softmax(tape: &mut Tape, x: Var) -> Result<Var> {
 /// Log-softmax along the last axis.
 pub fn log_softmax(tape: &mut Tape, x: Var) -> Result<Var> {
     let kk = last_axis(tape, x, "log_softmax")?;
+    if let Some(gpu) = super::gpu_of(tape, "log_softmax", &[x])? {
+        let out = Tensor::alloc_in(tape.pool(), tape.shape(x))?;
+        cu::softmax(
+            &gpu,
+            true,
+            out.numel() / kk,
+            kk,
+            tape.value(x).ptr(),
+            out.ptr(),
+        )?;
+        return Ok(tape.push(
+            out,
+            &[x],
+            SoftmaxBack {
+                x,
+                k: kk,
+                log: true,
+            },
+        ));
+    }
     let mut out = Tensor::uninit_in(tape.pool(), tape.shape(x));
     k::log_softmax(out.data_mut(), tape.value(x).data(), kk);
     Ok(tape.push(
@@ -72,10 +117,22 @@ pub fn log_softmax(tape: &mut Tape, x: Var) -> Result<Var> {
     ))
 }
 
+/// What the cross-entropy backward keeps: host rows, or device copies of the labels
+/// (as i32, −1 = unlabelled) and of the per-row log-sum-exp.
+enum CeSaved {
+    Host {
+        labels: Vec<Option<usize>>,
+        lse: Vec<f32>,
+    },
+    Gpu {
+        labels: Tensor,
+        lse: Tensor,
+    },
+}
+
 struct CrossEntropyBack {
     logits: Var,
-    labels: Vec<Option<usize>>,
-    lse: Vec<f32>,
+    saved: CeSaved,
     count: usize,
 }
 
@@ -83,11 +140,32 @@ impl Backward for CrossEntropyBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
         let x = cx.value(self.logits);
         let shape = x.shape();
-        let kk = shape.dims()[1];
-        let scale = cx.grad_out().data()[0] / self.count as f32;
-        let mut dx = Tensor::uninit_in(cx.pool(), shape);
-        k::cross_entropy_backward(dx.data_mut(), x.data(), &self.lse, &self.labels, kk, scale);
-        cx.accumulate(self.logits, dx)
+        let [n, kk] = [shape.dims()[0], shape.dims()[1]];
+        match &self.saved {
+            CeSaved::Gpu { labels, lse } => {
+                let gpu = x.gpu().expect("device logits").clone();
+                let dx = Tensor::alloc_in(cx.pool(), shape)?;
+                let scale = 1.0 / self.count as f32;
+                cu::cross_entropy_backward(
+                    &gpu,
+                    n,
+                    kk,
+                    scale,
+                    x.ptr(),
+                    lse.ptr(),
+                    labels.ptr(),
+                    cx.grad_out().ptr(),
+                    dx.ptr(),
+                )?;
+                cx.accumulate(self.logits, dx)
+            }
+            CeSaved::Host { labels, lse } => {
+                let scale = cx.grad_out().data()[0] / self.count as f32;
+                let mut dx = Tensor::uninit_in(cx.pool(), shape);
+                k::cross_entropy_backward(dx.data_mut(), x.data(), lse, labels, kk, scale);
+                cx.accumulate(self.logits, dx)
+            }
+        }
     }
     fn name(&self) -> &'static str {
         "cross_entropy"
@@ -116,14 +194,42 @@ pub fn cross_entropy(tape: &mut Tape, logits: Var, labels: &[Option<usize>]) -> 
     if count == 0 {
         bail!("cross_entropy: none of the {n} rows has a label");
     }
+    if let Some(gpu) = super::gpu_of(tape, "cross_entropy", &[logits])? {
+        let words: Vec<i32> = labels.iter().map(|l| l.map_or(-1, |c| c as i32)).collect();
+        let dev_labels = super::upload_words(tape.pool(), &words)?;
+        let lse = Tensor::alloc_in(tape.pool(), [n])?;
+        let out = Tensor::alloc_in(tape.pool(), [1])?;
+        let scale = 1.0 / count as f32;
+        cu::cross_entropy_forward(
+            &gpu,
+            n,
+            kk,
+            scale,
+            tape.value(logits).ptr(),
+            dev_labels.ptr(),
+            lse.ptr(),
+            out.ptr(),
+        )?;
+        let rule = CrossEntropyBack {
+            logits,
+            saved: CeSaved::Gpu {
+                labels: dev_labels,
+                lse,
+            },
+            count,
+        };
+        return Ok(tape.push(out, &[logits], rule));
+    }
     let mut lse = vec![0.0; n];
     let total = k::cross_entropy(&mut lse, tape.value(logits).data(), labels, kk);
     let mut out = Tensor::uninit_in(tape.pool(), [1]);
     out.data_mut()[0] = (total / count as f64) as f32;
     let rule = CrossEntropyBack {
         logits,
-        labels: labels.to_vec(),
-        lse,
+        saved: CeSaved::Host {
+            labels: labels.to_vec(),
+            lse,
+        },
         count,
     };
     Ok(tape.push(out, &[logits], rule))

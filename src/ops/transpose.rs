@@ -5,6 +5,18 @@ use crate::tensor::Tensor;
 use anyhow::Result;
 use rayon::prelude::*;
 
+/// xᵀ of an r×c tensor on its device.
+fn transposed(pool: &crate::tensor::Pool, x: &Tensor, r: usize, c: usize) -> Result<Tensor> {
+    if let Some(gpu) = x.gpu() {
+        let y = Tensor::alloc_in(pool, [c, r])?;
+        crate::cuda::ops::transpose(gpu, r, c, x.ptr(), y.ptr())?;
+        return Ok(y);
+    }
+    let mut y = Tensor::uninit_in(pool, [c, r]);
+    transpose_into(x.data(), r, c, y.data_mut());
+    Ok(y)
+}
+
 fn transpose_into(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
     dst.par_chunks_mut(rows.max(1))
         .enumerate()
@@ -19,8 +31,7 @@ struct TransposeBack(Var);
 impl Backward for TransposeBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
         let [r, c] = cx.grad_out().shape().matrix("transpose gradient")?;
-        let mut g = Tensor::uninit_in(cx.pool(), [c, r]);
-        transpose_into(cx.grad_out().data(), r, c, g.data_mut());
+        let g = transposed(cx.pool(), cx.grad_out(), r, c)?;
         cx.accumulate(self.0, g)
     }
     fn name(&self) -> &'static str {
@@ -31,8 +42,8 @@ impl Backward for TransposeBack {
 /// xᵀ of a 2-D tensor.
 pub fn transpose(tape: &mut Tape, x: Var) -> Result<Var> {
     let [r, c] = tape.shape(x).matrix("transpose")?;
-    let mut y = Tensor::uninit_in(tape.pool(), [c, r]);
-    transpose_into(tape.value(x).data(), r, c, y.data_mut());
+    super::gpu_of(tape, "transpose", &[x])?;
+    let y = transposed(tape.pool(), tape.value(x), r, c)?;
     Ok(tape.push(y, &[x], TransposeBack(x)))
 }
 
