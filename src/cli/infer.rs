@@ -7,6 +7,7 @@ use dcc::dcc::infer::{infer, table, Thresholds};
 use dcc::dcc::run::RunInfo;
 use dcc::report::run_report::write_report;
 use dcc::report::save_json;
+use dcc::tensor::Device;
 use std::path::PathBuf;
 
 /// `dcc infer` arguments.
@@ -36,6 +37,9 @@ pub struct Args {
     /// Skip the report (PNG plots and RUN/report/index.html).
     #[arg(long)]
     pub no_report: bool,
+    /// auto, cpu, cuda, cuda:N or cuda-emu.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
 }
 
 /// Runs `dcc infer`.
@@ -50,7 +54,13 @@ pub fn run(a: Args) -> Result<()> {
         knn_k: a.knn_k,
         max_far_fraction: a.max_far_fraction,
     };
-    let (inf, details) = infer(&a.run, &data, a.sets.as_deref(), &th)?;
+    let (inf, details) = infer(
+        &a.run,
+        &data,
+        a.sets.as_deref(),
+        &th,
+        Device::select(&a.device)?,
+    )?;
     print!("{}", table(&inf));
     let json = a.json.unwrap_or_else(|| a.run.join("infer.json"));
     save_json(&json, &inf)?;
@@ -71,6 +81,9 @@ pub struct ReportArgs {
     /// Dataset directories (default: those of the last `dcc infer`, else the training set).
     #[arg(long, num_args = 1..)]
     pub data: Vec<PathBuf>,
+    /// auto, cpu, cuda, cuda:N or cuda-emu.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
 }
 
 /// Runs `dcc report`: infers with default thresholds and writes the page.
@@ -96,7 +109,13 @@ pub fn report(a: ReportArgs) -> Result<()> {
             _ => vec![RunInfo::load(&a.run)?.config.data],
         }
     };
-    let (inf, details) = infer(&a.run, &data, None, &Thresholds::default())?;
+    let (inf, details) = infer(
+        &a.run,
+        &data,
+        None,
+        &Thresholds::default(),
+        Device::select(&a.device)?,
+    )?;
     let page = write_report(&a.run, &inf, &details)?;
     println!("report: {}", page.display());
     Ok(())

@@ -32,6 +32,9 @@ pub struct Args {
     /// Lists the primitives with their inputs and parameters.
     #[arg(long)]
     list: bool,
+    /// Where the primitive runs: cpu, cuda, cuda:N or cuda-emu (auto: a GPU if usable).
+    #[arg(long, default_value = "cpu")]
+    device: String,
 }
 
 /// Name, inputs, parameters of every primitive.
@@ -310,9 +313,12 @@ pub fn run(a: Args) -> Result<()> {
         .ok_or_else(|| anyhow!("dcc op {name}: --out DIR is required"))?;
     let params = Params::parse(&a.params)?;
     let inputs: Vec<Tensor> = a.inputs.iter().map(|p| load(p)).collect::<Result<_>>()?;
-    let pool = Pool::new();
+    let pool = Pool::on(dcc::tensor::Device::select(&a.device)?)?;
     let mut tape = Tape::new(&pool);
-    let vars: Vec<Var> = inputs.into_iter().map(|t| tape.input(t)).collect();
+    let vars: Vec<Var> = inputs
+        .into_iter()
+        .map(|t| Ok(tape.input(t.to_pool(&pool)?)))
+        .collect::<Result<_>>()?;
     let y = apply(&name, &mut tape, &vars, &params).with_context(|| format!("dcc op {name}"))?;
     let seed = match &a.grad {
         Some(g) => {
@@ -325,17 +331,17 @@ pub fn run(a: Args) -> Result<()> {
                     tape.shape(y)
                 );
             }
-            t
+            t.to_pool(&pool)?
         }
-        None => Tensor::full(tape.shape(y), 1.0),
+        None => Tensor::full(tape.shape(y), 1.0).to_pool(&pool)?,
     };
     let grads = tape.backward_with(y, seed)?;
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    let out = tape.value(y);
+    let out = tape.value(y).to_host()?;
     npy::write_npy_f32(&out_dir.join("output.npy"), out.dims(), out.data())?;
     for (i, v) in vars.iter().enumerate() {
         let g = match grads.get(*v) {
-            Some(g) => g.clone(),
+            Some(g) => g.to_host()?,
             None => Tensor::zeros(tape.shape(*v)),
         };
         npy::write_npy_f32(

@@ -82,17 +82,39 @@ fn build() -> Result<PathBuf> {
     write("emu_runtime.cpp", EMU_RUNTIME)?;
     write("params.h", PARAMS_H)?;
     let mut units = vec!["emu_runtime.cpp".to_string()];
-    for f in files() {
+    for (i, f) in files().iter().enumerate() {
         write(f.name, f.source)?;
-        let mut gen = format!("#include \"emu.h\"\n#include \"{}\"\n", f.name);
+        // Each file in its own namespace, so same-named helpers of two files do not
+        // collide at link time (tools/cuda-emu/README.md).
+        let mut gen = format!(
+            "#include \"emu.h\"\nnamespace emu_tu_{i} {{\n#include \"{}\"\n",
+            f.name
+        );
         for k in &f.kernels {
             gen.push_str(&format!("EMU_REGISTER({k})\n"));
         }
+        gen.push_str("}\n");
         let unit = format!("gen_{}.cpp", f.name.trim_end_matches(".cu"));
         write(&unit, &gen)?;
         units.push(unit);
     }
-    let flags = ["-std=c++20", "-O2", "-fPIC", "-pthread", "-w"];
+    // The flags of tools/cuda-emu/README.md: float4 casts need no strict aliasing, and
+    // no FMA contraction keeps the rounding of the expressions as written.
+    let mut flags = vec![
+        "-std=c++20",
+        "-O2",
+        "-fPIC",
+        "-pthread",
+        "-w",
+        "-fno-strict-aliasing",
+        "-ffp-contract=off",
+        "-fstack-clash-protection",
+    ];
+    let fma = std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|c| c.contains(" fma"));
+    if cfg!(target_arch = "x86_64") && fma {
+        flags.push("-mfma"); // fmaf inline rather than a library call (same results)
+    }
+    let flags = &flags;
     let objects: Vec<Result<String>> = std::thread::scope(|s| {
         let handles: Vec<_> = units
             .iter()
@@ -120,7 +142,8 @@ fn build() -> Result<PathBuf> {
     let objects: Vec<String> = objects.into_iter().collect::<Result<_>>()?;
     run(Command::new(&cxx)
         .current_dir(&work)
-        .args(["-shared", "-pthread", "-o", "libdcc_cuda_emu.so"])
+        .args(flags)
+        .args(["-shared", "-Wl,--no-undefined", "-o", "libdcc_cuda_emu.so"])
         .args(&objects))?;
     match std::fs::rename(&work, &dir) {
         Ok(()) => {}

@@ -278,7 +278,13 @@ pub fn run_demo(cfg: &DemoConfig) -> Result<(Inference, Vec<Check>)> {
     );
 
     eprintln!("[3/4] inferring on the training sets' validation images and the shifted set");
-    let (inf, det) = infer(&run, &[data, test], None, &Thresholds::default())?;
+    let (inf, det) = infer(
+        &run,
+        &[data, test],
+        None,
+        &Thresholds::default(),
+        cfg.device,
+    )?;
     eprintln!("[4/4] writing the report");
     let page = write_report(&run, &inf, &det)?;
     let (checks, conf_auc, knn_auc) = checks(&inf, &det)?;

@@ -132,6 +132,8 @@ pub struct Details {
     pub class_latents: Vec<Vec<f32>>,
     /// Input channels used.
     pub channels: Vec<usize>,
+    /// The device the networks ran on (the report's saliency runs there too).
+    pub device: crate::tensor::Device,
 }
 
 /// Loads member `k` of a run.
@@ -154,6 +156,7 @@ pub fn infer(
     data: &[PathBuf],
     only: Option<&[String]>,
     th: &Thresholds,
+    device: crate::tensor::Device,
 ) -> Result<(Inference, Details)> {
     let info = RunInfo::load(run)?;
     let cfg = &info.config;
@@ -249,7 +252,7 @@ pub fn infer(
         bail!("no set to infer on (check --data and --sets)");
     }
 
-    let pool = Pool::new();
+    let pool = Pool::on(device)?;
     let d = info
         .config
         .network
@@ -356,6 +359,7 @@ pub fn infer(
     Ok((
         inference,
         Details {
+            device,
             info,
             targets,
             latents,

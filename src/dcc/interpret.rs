@@ -20,7 +20,8 @@ pub fn saliency(
     if dim >= net.latent_dim {
         bail!("saliency: latent dimension {dim} ≥ {}", net.latent_dim);
     }
-    let x = read_batch(ds, indices, channels)?;
+    let net = net.on_pool(pool)?;
+    let x = read_batch(ds, indices, channels)?.to_pool(pool)?;
     let mut tape = Tape::new(pool);
     let p = net.params.bind_frozen(&mut tape);
     let xv = tape.input(x);
@@ -31,11 +32,11 @@ pub fn saliency(
     for i in 0..n {
         seed.data_mut()[i * net.latent_dim + dim] = 1.0;
     }
-    let grads = tape.backward_with(out.latent, seed)?;
-    Ok(grads
-        .get(xv)
-        .map(|g| g.data().to_vec())
-        .unwrap_or_else(|| vec![0.0; tape.value(xv).numel()]))
+    let grads = tape.backward_with(out.latent, seed.to_pool(pool)?)?;
+    match grads.get(xv) {
+        Some(g) => Ok(g.to_host()?.into_vec()),
+        None => Ok(vec![0.0; tape.value(xv).numel()]),
+    }
 }
 
 /// Pearson correlation over the pairs where `y` is present; None with < 3 pairs or no spread.

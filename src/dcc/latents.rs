@@ -57,14 +57,15 @@ pub fn latents(
             net.input[0]
         );
     }
+    let net = net.on_pool(pool)?;
     let mut out = Vec::with_capacity(indices.len() * net.latent_dim);
     for chunk in indices.chunks(BATCH) {
-        let x = read_batch(ds, chunk, channels)?;
+        let x = read_batch(ds, chunk, channels)?.to_pool(pool)?;
         let mut tape = Tape::inference(pool);
         let p = net.params.bind(&mut tape);
         let xv = tape.constant(x);
         let o = net.forward(&mut tape, &p, xv, &Mode::eval())?;
-        out.extend_from_slice(tape.value(o.latent).data());
+        out.extend_from_slice(tape.value(o.latent).to_host()?.data());
     }
     Ok(out)
 }

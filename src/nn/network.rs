@@ -143,6 +143,22 @@ impl InceptionBlock {
 }
 
 impl Network {
+    /// This network with its parameters on `pool`'s device: itself when they are
+    /// already there, else a copy whose parameters were uploaded (inference on a GPU).
+    pub fn on_pool(&self, pool: &crate::tensor::Pool) -> Result<std::borrow::Cow<'_, Network>> {
+        if self
+            .params
+            .tensors()
+            .iter()
+            .all(|t| t.device() == pool.device())
+        {
+            return Ok(std::borrow::Cow::Borrowed(self));
+        }
+        let mut copy = self.clone();
+        copy.params.move_to(pool)?;
+        Ok(std::borrow::Cow::Owned(copy))
+    }
+
     /// Runs the network on `x` (N×C×H×W) with parameters bound on `tape`.
     pub fn forward(&self, tape: &mut Tape, p: &Bound, x: Var, mode: &Mode) -> Result<Outputs> {
         let mut h = x;

@@ -164,7 +164,7 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
     f.save(out.join("knn.png"))?;
 
     // Saliency: one image of each of the first four sets, every latent dimension.
-    let pool = Pool::new();
+    let pool = Pool::on(det.device)?;
     let net = load_member(&det.info, run, 0)?;
     let [_, h, w] = net.input;
     let mut panels = Vec::new();

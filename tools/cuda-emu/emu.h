@@ -253,8 +253,8 @@ inline unsigned __ballot_sync(unsigned mask, int pred) { return unsigned(emu_rt_
 inline int __any_sync(unsigned mask, int pred) { return int(emu_rt_warp(mask, pred != 0, ::emu::kAny, 0, 32)); }
 inline int __all_sync(unsigned mask, int pred) { return int(emu_rt_warp(mask, pred != 0, ::emu::kAll, 0, 32)); }
 inline int __uni_sync(unsigned mask, int pred) {
-    unsigned b = __ballot_sync(mask, pred);
-    return b == 0 || b == (mask & emu_rt_activemask());
+    const unsigned b = __ballot_sync(mask, pred), present = __ballot_sync(mask, 1);
+    return b == 0 || b == present;
 }
 template <class T> inline unsigned __match_any_sync(unsigned mask, T value) {
     return unsigned(emu_rt_warp(mask, ::emu::to_bits(value), ::emu::kMatchAny, 0, 32));
