@@ -168,21 +168,78 @@ pub fn primitive_cases(n: usize) -> Vec<Case> {
     cases
 }
 
-/// Best forward and backward seconds of a case over `reps` runs.
+/// Best forward and backward seconds of a case over `reps` runs on `pool`'s device
+/// (inputs uploaded once; a GPU is synchronised before every clock read).
 pub fn time_case(c: &Case, pool: &crate::tensor::Pool, reps: usize) -> Result<(f64, f64)> {
+    let sync = || -> Result<()> {
+        if let Some(g) = pool.gpu() {
+            g.synchronize()?;
+        }
+        Ok(())
+    };
+    let inputs: Vec<Tensor> = c
+        .inputs
+        .iter()
+        .map(|t| t.to_pool(pool))
+        .collect::<Result<_>>()?;
     let mut fwd = f64::INFINITY;
     let mut bwd = f64::INFINITY;
     for _ in 0..reps {
         let mut tape = Tape::new(pool);
-        let vars: Vec<Var> = c.inputs.iter().map(|t| tape.input(t.clone())).collect();
+        let vars: Vec<Var> = inputs.iter().map(|t| tape.frozen_input(t)).collect();
+        sync()?;
         let t0 = Instant::now();
         let y = (c.build)(&mut tape, &vars)?;
+        sync()?;
         fwd = fwd.min(t0.elapsed().as_secs_f64());
-        let seed = tape.value(y).clone();
+        let seed = tape.value(y).try_clone()?;
+        sync()?;
         let t1 = Instant::now();
         let g = tape.backward_with(y, seed)?;
+        sync()?;
         bwd = bwd.min(t1.elapsed().as_secs_f64());
         drop(g);
     }
     Ok((fwd, bwd))
+}
+
+/// The forward output and input gradients of a case on `pool`'s device, read back (to
+/// check a device's timed results against the CPU's).
+pub fn run_case(c: &Case, pool: &crate::tensor::Pool) -> Result<Vec<Tensor>> {
+    let mut tape = Tape::new(pool);
+    let vars: Vec<Var> = c
+        .inputs
+        .iter()
+        .map(|t| Ok(tape.input(t.to_pool(pool)?)))
+        .collect::<Result<_>>()?;
+    let y = (c.build)(&mut tape, &vars)?;
+    let seed = tape.value(y).try_clone()?;
+    let g = tape.backward_with(y, seed)?;
+    let mut out = vec![tape.value(y).to_host()?];
+    for v in vars {
+        if let Some(t) = g.get(v) {
+            out.push(t.to_host()?);
+        }
+    }
+    Ok(out)
+}
+
+/// Device-to-device copy bandwidth of `gpu` in GB/s (bytes read + written), best of 5
+/// copies of 256 MiB.
+pub fn device_copy_gbps(pool: &crate::tensor::Pool) -> Result<f64> {
+    let Some(gpu) = pool.gpu() else {
+        anyhow::bail!("device copy bandwidth asked of a host pool");
+    };
+    let n = 64 << 20;
+    let a = Tensor::zeros_on(pool, [n])?;
+    let b = Tensor::zeros_on(pool, [n])?;
+    let mut best = f64::INFINITY;
+    for _ in 0..6 {
+        gpu.synchronize()?;
+        let t = Instant::now();
+        gpu.driver().dtod(b.ptr(), a.ptr(), n * 4)?;
+        gpu.synchronize()?;
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Ok(2.0 * (n * 4) as f64 / best / 1e9)
 }

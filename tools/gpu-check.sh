@@ -205,6 +205,10 @@ main() {
     # c. the differential tests on the real GPU (a missing GPU fails them)
     step c-tests 240 env DCC_TEST_DEVICE=cuda RUST_BACKTRACE=1 "$BUNDLE/test-gpu" --test-threads 1
 
+    # d. every primitive's kernels at the networks' shapes (batch 120): ms, TFLOP/s and
+    #    GB/s beside the measured device copy and the bf16 ceiling, checked against the CPU
+    step d-dcc-ops 120 "$BUNDLE/dcc" bench ops --device cuda --batch 120
+
     # d. training throughput, dcc and PyTorch on the same GPU
     step d-dcc-small 60 "$BUNDLE/dcc" bench train --device cuda --net small --batch 120 --steps 30 --warmup 5
     step d-dcc-inception 90 "$BUNDLE/dcc" bench train --device cuda --net inception --channels 2 --batch 120 --steps 10 --warmup 3
@@ -310,6 +314,14 @@ for net, label in (("small", "small"), ("inception", "inception, 2 channels")):
         if mode not in t and ran.get(f"d-torch-{net}") == "0":
             problems.append(f"d-torch-{net}: no {mode} figure" + (f" ({errs[mode][:80]})" if mode in errs else ""))
 
+# d. kernel benchmarks: the table rows as printed
+ops_rows = [l.rstrip() for l in text("d-dcc-ops").splitlines()
+            if re.match(r"^(conv|linear|maxpool|elu)", l)]
+m = re.search(r"^device copy: (\d+) GB/s", text("d-dcc-ops"), re.M)
+kernel_bench = {"device_copy_gbps": float(m.group(1)) if m else None, "rows": ops_rows}
+if any("MISMATCH" in r for r in ops_rows):
+    problems.append("d-dcc-ops: a primitive disagrees with the CPU")
+
 def fmt(v, spec):
     """format(v, spec), or a dash as wide as the field when there is no figure."""
     width = int(re.match(r"\d*", spec).group() or 0)
@@ -324,6 +336,10 @@ print(f"  kernels   {fmt(kernels['count'], 'd')} kernels at {kernels['arch']}, {
 print(f"  tests     {fmt(tests['passed'], 'd')} passed, {fmt(tests['failed'], 'd')} failed"
       + (f" ({', '.join(tests['failed_names'])})" if tests["failed_names"] else "")
       + (f"; stopped while running {tests['running_when_stopped']}" if tests.get("running_when_stopped") else ""))
+print()
+print(f"  device copy {fmt(kernel_bench['device_copy_gbps'], '.0f')} GB/s (GPU.md: ≈4300 on an H200); kernels at batch 120 (fwd ms, fwd TF/s, bwd ms, bwd TF/s, fwd GB/s, % of bf16 790):")
+for r in ops_rows:
+    print("    " + r)
 print()
 hdr = ("training images/s, batch 120", "dcc", "eager fp32", "amp bf16 CL", "compile")
 print(f"  {hdr[0]:<30} {hdr[1]:>9} {hdr[2]:>11} {hdr[3]:>12} {hdr[4]:>9}")
@@ -341,7 +357,7 @@ print(f"  result    {'OK' if ok else 'FAILED: ' + '; '.join(problems)}  ({os.env
 
 figures = {"ok": ok, "problems": problems, "seconds": int(os.environ.get("GPU_CHECK_SECONDS", "0")),
            "gpu": gpu, "nvcc": nvcc, "nvrtc": nvrtc, "dcc_device": dcc_device, "kernels": kernels,
-           "tests": tests, "train": train, "steps": steps}
+           "tests": tests, "kernel_bench": kernel_bench, "train": train, "steps": steps}
 with open(os.path.join(out, "gpu-check.json"), "w") as f:
     json.dump(figures, f, indent=1)
 print(f"  figures   {os.path.join(out, 'gpu-check.json')}; log {os.path.join(out, 'gpu-check.log')}")

@@ -122,6 +122,13 @@ impl<'p> Tape<'p> {
         Var(self.values.len() - 1)
     }
 
+    /// A borrowed input whose gradient is wanted (benchmarks: no copy per run).
+    pub fn frozen_input(&mut self, t: &'p Tensor) -> Var {
+        self.values.push(Slot::Borrowed(t));
+        self.needs_grad.push(self.recording);
+        Var(self.values.len() - 1)
+    }
+
     /// A borrowed parameter whose gradient is wanted.
     pub fn param(&mut self, t: &'p Tensor) -> Var {
         self.values.push(Slot::Borrowed(t));

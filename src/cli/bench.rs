@@ -48,11 +48,16 @@ enum What {
     },
     /// The sgemm ceiling, single thread and all threads.
     Gemm,
-    /// Every primitive at the shapes the networks use, against the sgemm ceiling.
+    /// Every primitive at the shapes the networks use, against the sgemm ceiling (on a
+    /// GPU: against the measured device copy bandwidth and the bf16 tensor-core ceiling,
+    /// each result checked against the CPU).
     Ops {
         /// Images per call.
         #[arg(long, default_value_t = 120)]
         batch: usize,
+        /// cpu, cuda, cuda:N or cuda-emu.
+        #[arg(long, default_value = "cpu")]
+        device: String,
     },
 }
 
@@ -84,7 +89,10 @@ pub fn run(args: Args) -> Result<()> {
             );
             Ok(())
         }
-        What::Ops { batch } => primitives(batch),
+        What::Ops { batch, device } => match dcc::tensor::Device::select(&device)? {
+            dcc::tensor::Device::Cpu => primitives(batch),
+            d => gpu_primitives(batch, d),
+        },
     }
 }
 
@@ -197,6 +205,67 @@ fn primitives(n: usize) -> Result<()> {
             bwd * 1e3,
             2.0 * c.flops / bwd / 1e9
         );
+    }
+    Ok(())
+}
+
+/// H200 figures of ../shared/GPU.md, printed beside what was achieved.
+const H200_BF16_TFLOPS: f64 = 790.0;
+const H200_COPY_GBPS: f64 = 4300.0;
+
+fn gpu_primitives(n: usize, device: dcc::tensor::Device) -> Result<()> {
+    let pool = Pool::on(device)?;
+    let gpu = pool.gpu().expect("GPU pool").clone();
+    println!("device {device}: {}", gpu.describe());
+    let copy = dcc::bench::device_copy_gbps(&pool)?;
+    println!(
+        "device copy: {copy:.0} GB/s read + written (GPU.md: ≈{H200_COPY_GBPS:.0} on an H200); bf16 tensor-core ceiling ≈{H200_BF16_TFLOPS:.0} TFLOP/s on an H200 (these kernels are f32)"
+    );
+    println!(
+        "{:<28} {:>9} {:>9} {:>9} {:>9} {:>8} {:>7}  check vs cpu",
+        format!("primitive (batch {n})"),
+        "fwd ms",
+        "fwd TF/s",
+        "bwd ms",
+        "bwd TF/s",
+        "fwd GB/s",
+        "%bf16"
+    );
+    let host = Pool::new();
+    let mut bad = 0;
+    for c in &primitive_cases(n) {
+        let (fwd, bwd) = dcc::bench::time_case(c, &pool, 5)?;
+        // Bytes the forward must move at least: every input read and the output written.
+        let out = dcc::bench::run_case(c, &pool)?;
+        let want = dcc::bench::run_case(c, &host)?;
+        let bytes =
+            4.0 * (c.inputs.iter().map(|t| t.numel()).sum::<usize>() + out[0].numel()) as f64;
+        let mut verdict = String::from("ok");
+        for (i, (g, w)) in out.iter().zip(&want).enumerate() {
+            let scale = w.data().iter().fold(0f32, |m, v| m.max(v.abs())) as f64;
+            let tol = dcc::testing::Tol::new(1e-5 * scale.max(1.0), 1e-3);
+            if let Err(e) =
+                dcc::testing::assert_close(&format!("tensor {i}"), g.data(), &w.to_f64(), tol)
+            {
+                verdict = format!("MISMATCH {e}");
+                bad += 1;
+                break;
+            }
+        }
+        let tf = |flops: f64, s: f64| flops / s / 1e12;
+        println!(
+            "{:<28} {:>9.3} {:>9.2} {:>9.3} {:>9.2} {:>8.0} {:>6.1}%  {verdict}",
+            c.name,
+            fwd * 1e3,
+            tf(c.flops, fwd),
+            bwd * 1e3,
+            tf(2.0 * c.flops, bwd),
+            bytes / fwd / 1e9,
+            100.0 * tf(c.flops, fwd) / H200_BF16_TFLOPS
+        );
+    }
+    if bad > 0 {
+        bail!("{bad} primitive(s) disagree with the CPU");
     }
     Ok(())
 }
