@@ -23,12 +23,29 @@ enum Slot<'p> {
     Borrowed(&'p Tensor),
 }
 
+/// Which forward values a backward rule reads (beyond shapes, which the tape keeps).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Saves {
+    /// None: the rule needs only the output gradient (add, dropout, concat, …).
+    Nothing,
+    /// Its output (activations, softmax).
+    Output,
+    /// Its inputs (conv, linear, mul, cross-entropy).
+    Inputs,
+    /// Inputs and output: the conservative default.
+    All,
+}
+
 /// The backward rule of one recorded primitive.
 pub trait Backward: Send {
     /// Reads `cx.grad_out()` and the saved inputs, and accumulates input gradients.
     fn backward(&self, cx: &mut BackwardCx) -> Result<()>;
     /// Primitive name, for error messages.
     fn name(&self) -> &'static str;
+    /// The forward values `backward` reads; the others may be released early.
+    fn saves(&self) -> Saves {
+        Saves::All
+    }
 }
 
 struct Node {
@@ -40,6 +57,10 @@ struct Node {
 /// everything else the tape owns and releases to its pool when dropped.
 pub struct Tape<'p> {
     values: Vec<Slot<'p>>,
+    shapes: Vec<Shape>,
+    /// A recorded backward rule reads this value: it must live until backward.
+    saved: Vec<bool>,
+    released: Vec<bool>,
     needs_grad: Vec<bool>,
     nodes: Vec<Node>,
     pool: Pool,
@@ -71,6 +92,9 @@ impl<'p> Tape<'p> {
     pub fn new(pool: &Pool) -> Self {
         Tape {
             values: Vec::new(),
+            shapes: Vec::new(),
+            saved: Vec::new(),
+            released: Vec::new(),
             needs_grad: Vec::new(),
             nodes: Vec::new(),
             pool: pool.clone(),
@@ -110,41 +134,64 @@ impl<'p> Tape<'p> {
 
     /// A constant input (data, labels as floats): no gradient is computed for it.
     pub fn constant(&mut self, t: Tensor) -> Var {
-        self.values.push(Slot::Owned(t));
-        self.needs_grad.push(false);
+        self.record(Slot::Owned(t), false)
+    }
+
+    fn record(&mut self, slot: Slot<'p>, needs_grad: bool) -> Var {
+        self.shapes.push(match &slot {
+            Slot::Owned(t) => t.shape(),
+            Slot::Borrowed(t) => t.shape(),
+        });
+        self.values.push(slot);
+        self.saved.push(false);
+        self.released.push(false);
+        self.needs_grad.push(needs_grad);
         Var(self.values.len() - 1)
+    }
+
+    /// Frees the storage of `v` now if no recorded backward rule reads it and it is the
+    /// tape's own (a forward value no later op will read: the caller knows the dataflow).
+    /// Its shape stays known. Returns whether it was freed.
+    pub fn release(&mut self, v: Var) -> bool {
+        let i = v.0;
+        if self.saved[i] || self.released[i] || !matches!(self.values[i], Slot::Owned(_)) {
+            return false;
+        }
+        self.values[i] = Slot::Owned(Tensor::zeros([0]));
+        self.released[i] = true;
+        true
     }
 
     /// An owned input whose gradient is wanted.
     pub fn input(&mut self, t: Tensor) -> Var {
-        self.values.push(Slot::Owned(t));
-        self.needs_grad.push(self.recording);
-        Var(self.values.len() - 1)
+        let r = self.recording;
+        self.record(Slot::Owned(t), r)
     }
 
     /// A borrowed input whose gradient is wanted (benchmarks: no copy per run).
     pub fn frozen_input(&mut self, t: &'p Tensor) -> Var {
-        self.values.push(Slot::Borrowed(t));
-        self.needs_grad.push(self.recording);
-        Var(self.values.len() - 1)
+        let r = self.recording;
+        self.record(Slot::Borrowed(t), r)
     }
 
     /// A borrowed parameter whose gradient is wanted.
     pub fn param(&mut self, t: &'p Tensor) -> Var {
-        self.values.push(Slot::Borrowed(t));
-        self.needs_grad.push(self.recording);
-        Var(self.values.len() - 1)
+        let r = self.recording;
+        self.record(Slot::Borrowed(t), r)
     }
 
     /// A borrowed value whose gradient is not wanted (frozen parameters).
     pub fn frozen(&mut self, t: &'p Tensor) -> Var {
-        self.values.push(Slot::Borrowed(t));
-        self.needs_grad.push(false);
-        Var(self.values.len() - 1)
+        self.record(Slot::Borrowed(t), false)
     }
 
     /// The value of `v`.
     pub fn value(&self, v: Var) -> &Tensor {
+        assert!(
+            !self.released[v.0],
+            "value {} was released: a backward rule reads a value its saves() did not declare",
+            v.0
+        );
         match &self.values[v.0] {
             Slot::Owned(t) => t,
             Slot::Borrowed(t) => t,
@@ -153,7 +200,7 @@ impl<'p> Tape<'p> {
 
     /// The shape of `v`.
     pub fn shape(&self, v: Var) -> Shape {
-        self.value(v).shape()
+        self.shapes[v.0]
     }
 
     /// Whether a gradient flows to `v`.
@@ -172,10 +219,17 @@ impl<'p> Tape<'p> {
             *last = now;
         }
         let needs = self.recording && inputs.iter().any(|v| self.needs_grad[v.0]);
-        self.values.push(Slot::Owned(out));
-        self.needs_grad.push(needs);
-        let v = Var(self.values.len() - 1);
+        let v = self.record(Slot::Owned(out), needs);
         if needs {
+            let saves = rule.saves();
+            if matches!(saves, Saves::Inputs | Saves::All) {
+                for i in inputs {
+                    self.saved[i.0] = true;
+                }
+            }
+            if matches!(saves, Saves::Output | Saves::All) {
+                self.saved[v.0] = true;
+            }
             self.nodes.push(Node {
                 out: v,
                 rule: Box::new(rule),
@@ -271,6 +325,11 @@ impl BackwardCx<'_, '_> {
     /// The forward value of `v`.
     pub fn value(&self, v: Var) -> &Tensor {
         self.tape.value(v)
+    }
+
+    /// The shape of `v` (known even when its storage was released).
+    pub fn shape(&self, v: Var) -> Shape {
+        self.tape.shape(v)
     }
 
     /// This node's forward output.

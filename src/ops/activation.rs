@@ -2,7 +2,7 @@
 //! output only.
 
 use super::{gpu_of, grad_gpu};
-use crate::autograd::{Backward, BackwardCx, Tape, Var};
+use crate::autograd::{Backward, BackwardCx, Saves, Tape, Var};
 use crate::cpu::activation::{self as k, Activation};
 use crate::cuda::ops as cu;
 use crate::tensor::Tensor;
@@ -27,6 +27,9 @@ impl Backward for ActBack {
     }
     fn name(&self) -> &'static str {
         self.1.name()
+    }
+    fn saves(&self) -> Saves {
+        Saves::Output
     }
 }
 

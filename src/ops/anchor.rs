@@ -3,7 +3,7 @@
 //! y_c; L = mean over those sets of (m_c − y_c)². The gradient reaches only the one
 //! median element of each set. Unknown sets (target None) take no part.
 
-use crate::autograd::{Backward, BackwardCx, Tape, Var};
+use crate::autograd::{Backward, BackwardCx, Saves, Tape, Var};
 use crate::tensor::Tensor;
 use anyhow::{bail, Result};
 
@@ -20,6 +20,9 @@ impl Backward for AnchorBack {
     }
     fn name(&self) -> &'static str {
         "distance_anchor"
+    }
+    fn saves(&self) -> Saves {
+        Saves::Nothing
     }
 }
 

@@ -2,7 +2,7 @@
 //! with their backward rules.
 
 use super::{gpu_of, grad_gpu};
-use crate::autograd::{Backward, BackwardCx, Tape, Var};
+use crate::autograd::{Backward, BackwardCx, Saves, Tape, Var};
 use crate::cpu::arith as k;
 use crate::cuda::ops as cu;
 use crate::kparams::{BinaryOp, UnaryOp};
@@ -34,6 +34,9 @@ impl Backward for AddBack {
     }
     fn name(&self) -> &'static str {
         "add"
+    }
+    fn saves(&self) -> Saves {
+        Saves::Nothing
     }
 }
 
@@ -89,6 +92,9 @@ impl Backward for MulBack {
     fn name(&self) -> &'static str {
         "mul"
     }
+    fn saves(&self) -> Saves {
+        Saves::Inputs
+    }
 }
 
 /// a ⊙ b, same shapes.
@@ -122,6 +128,9 @@ impl Backward for ScaleBack {
     fn name(&self) -> &'static str {
         "scale"
     }
+    fn saves(&self) -> Saves {
+        Saves::Nothing
+    }
 }
 
 /// s · a.
@@ -143,6 +152,9 @@ impl Backward for PassBack {
     }
     fn name(&self) -> &'static str {
         "add_scalar"
+    }
+    fn saves(&self) -> Saves {
+        Saves::Nothing
     }
 }
 
@@ -186,6 +198,9 @@ impl Backward for LnBack {
     fn name(&self) -> &'static str {
         "ln"
     }
+    fn saves(&self) -> Saves {
+        Saves::Inputs
+    }
 }
 
 /// Natural logarithm, elementwise (non-positive inputs give -inf or NaN, as in IEEE).
@@ -203,17 +218,20 @@ struct SumBack(Var, f32);
 impl Backward for SumBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
         if let Some(gpu) = grad_gpu(cx) {
-            let out = Tensor::alloc_in(cx.pool(), cx.value(self.0).shape())?;
+            let out = Tensor::alloc_in(cx.pool(), cx.shape(self.0))?;
             cu::fill_scaled(&gpu, cx.grad_out().ptr(), self.1, out.ptr(), out.numel())?;
             return cx.accumulate(self.0, out);
         }
         let g = cx.grad_out().data()[0] * self.1;
-        let mut out = Tensor::uninit_in(cx.pool(), cx.value(self.0).shape());
+        let mut out = Tensor::uninit_in(cx.pool(), cx.shape(self.0));
         out.data_mut().fill(g);
         cx.accumulate(self.0, out)
     }
     fn name(&self) -> &'static str {
         "sum"
+    }
+    fn saves(&self) -> Saves {
+        Saves::Nothing
     }
 }
 

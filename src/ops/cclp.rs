@@ -3,7 +3,7 @@
 //! is a host step: Z (N×D, N ≈ 120, D ≤ 7) is read back, the fused f64 kernel runs on
 //! the CPU and dL/dZ is uploaded once (a fused GPU CCLP is its own issue).
 
-use crate::autograd::{Backward, BackwardCx, Tape, Var};
+use crate::autograd::{Backward, BackwardCx, Saves, Tape, Var};
 use crate::cpu::cclp::cclp;
 use crate::tensor::Tensor;
 use anyhow::Result;
@@ -23,6 +23,9 @@ impl Backward for CclpBack {
     }
     fn name(&self) -> &'static str {
         "cclp"
+    }
+    fn saves(&self) -> Saves {
+        Saves::Nothing
     }
 }
 

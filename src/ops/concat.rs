@@ -2,7 +2,7 @@
 //! maps, columns of N×D matrices; any rank ≥ 2), with backward rules that slice or
 //! scatter the gradient.
 
-use crate::autograd::{Backward, BackwardCx, Tape, Var};
+use crate::autograd::{Backward, BackwardCx, Saves, Tape, Var};
 use crate::cpu::channels as k;
 use crate::cuda::ops as cu;
 use crate::tensor::{Pool, Shape, Tensor};
@@ -56,6 +56,9 @@ impl Backward for ConcatBack {
     }
     fn name(&self) -> &'static str {
         "concat_channels"
+    }
+    fn saves(&self) -> Saves {
+        Saves::Nothing
     }
 }
 
@@ -122,7 +125,7 @@ struct NarrowBack {
 
 impl Backward for NarrowBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
-        let shape = cx.value(self.x).shape();
+        let shape = cx.shape(self.x);
         let (n, c, inner) = axis1(shape, "narrow_channels")?;
         if let Some(gpu) = super::grad_gpu(cx) {
             let g = Tensor::zeros_on(cx.pool(), shape)?;
@@ -153,6 +156,9 @@ impl Backward for NarrowBack {
     }
     fn name(&self) -> &'static str {
         "narrow_channels"
+    }
+    fn saves(&self) -> Saves {
+        Saves::Nothing
     }
 }
 

@@ -1,7 +1,7 @@
 //! 2-D convolution: shape checks, dispatch to the CPU kernels and the backward rule
 //! (dedicated backward-input, backward-weight and backward-bias kernels).
 
-use crate::autograd::{Backward, BackwardCx, Tape, Var};
+use crate::autograd::{Backward, BackwardCx, Saves, Tape, Var};
 use crate::cpu::conv2d as k;
 pub use crate::cpu::conv2d::{Conv2dParams, ConvGeom, PadMode};
 use crate::cuda::ops as cu;
@@ -66,12 +66,12 @@ impl Conv2dBack {
         let g = &self.g;
         let dy = cx.grad_out().ptr();
         if cx.needs_grad(self.x) {
-            let dx = Tensor::alloc_in(cx.pool(), cx.value(self.x).shape())?;
+            let dx = Tensor::alloc_in(cx.pool(), cx.shape(self.x))?;
             cu::conv2d_backward_input(gpu, g, cx.value(self.w).ptr(), dy, dx.ptr())?;
             cx.accumulate(self.x, dx)?;
         }
         if cx.needs_grad(self.w) {
-            let dw = Tensor::alloc_in(cx.pool(), cx.value(self.w).shape())?;
+            let dw = Tensor::alloc_in(cx.pool(), cx.shape(self.w))?;
             cu::conv2d_backward_weight(gpu, cx.pool(), g, cx.value(self.x).ptr(), dy, dw.ptr())?;
             cx.accumulate(self.w, dw)?;
         }
@@ -91,13 +91,13 @@ impl Backward for Conv2dBack {
         }
         let g = &self.g;
         if cx.needs_grad(self.x) {
-            let mut dx = Tensor::uninit_in(cx.pool(), cx.value(self.x).shape());
+            let mut dx = Tensor::uninit_in(cx.pool(), cx.shape(self.x));
             let (w, dy) = (cx.value(self.w).data(), cx.grad_out().data());
             k::conv2d_backward_input(g, w, dy, dx.data_mut());
             cx.accumulate(self.x, dx)?;
         }
         if cx.needs_grad(self.w) {
-            let mut dw = Tensor::uninit_in(cx.pool(), cx.value(self.w).shape());
+            let mut dw = Tensor::uninit_in(cx.pool(), cx.shape(self.w));
             let (x, dy) = (cx.value(self.x).data(), cx.grad_out().data());
             k::conv2d_backward_weight(g, x, dy, dw.data_mut());
             cx.accumulate(self.w, dw)?;
@@ -112,6 +112,9 @@ impl Backward for Conv2dBack {
 
     fn name(&self) -> &'static str {
         "conv2d"
+    }
+    fn saves(&self) -> Saves {
+        Saves::Inputs
     }
 }
 

@@ -3,7 +3,7 @@
 //! and are recomputed in backward, so nothing but the seed is saved. With `training`
 //! false or p = 0 both return their input unchanged and record nothing.
 
-use crate::autograd::{Backward, BackwardCx, Tape, Var};
+use crate::autograd::{Backward, BackwardCx, Saves, Tape, Var};
 use crate::cpu::dropout::{self as k, Mask};
 use crate::cuda::ops as cu;
 use crate::tensor::{Pool, Tensor};
@@ -42,6 +42,9 @@ impl Backward for DropoutBack {
         } else {
             "dropout"
         }
+    }
+    fn saves(&self) -> Saves {
+        Saves::Nothing
     }
 }
 

@@ -1,7 +1,7 @@
 //! The fully connected layer y = x·wᵀ + b (PyTorch layout: x N×I, w O×I, b O) with its
 //! backward rule (dx = dy·w, dw = dyᵀ·x, db = column sums of dy).
 
-use crate::autograd::{Backward, BackwardCx, Tape, Var};
+use crate::autograd::{Backward, BackwardCx, Saves, Tape, Var};
 use crate::cpu::linear as k;
 use crate::cuda::ops as cu;
 use crate::cuda::Gpu;
@@ -101,6 +101,9 @@ impl Backward for LinearBack {
     }
     fn name(&self) -> &'static str {
         "linear"
+    }
+    fn saves(&self) -> Saves {
+        Saves::Inputs
     }
 }
 

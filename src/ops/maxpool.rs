@@ -1,7 +1,7 @@
 //! 2-D max-pooling: shape checks, the CPU kernel and the backward rule, which routes
 //! each output gradient to the argmax the forward saved (one byte per output).
 
-use crate::autograd::{Backward, BackwardCx, Tape, Var};
+use crate::autograd::{Backward, BackwardCx, Saves, Tape, Var};
 use crate::cpu::pool2d::{max_pool_backward, max_pool_forward, PoolGeom};
 use crate::cuda::ops as cu;
 use crate::tensor::Tensor;
@@ -28,11 +28,11 @@ fn bytes_mut(t: &mut Tensor, len: usize) -> &mut [u8] {
 impl Backward for MaxPoolBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
         if let Some(gpu) = super::grad_gpu(cx) {
-            let dx = Tensor::alloc_in(cx.pool(), cx.value(self.x).shape())?;
+            let dx = Tensor::alloc_in(cx.pool(), cx.shape(self.x))?;
             cu::maxpool_backward(&gpu, &self.g, cx.grad_out().ptr(), self.arg.ptr(), dx.ptr())?;
             return cx.accumulate(self.x, dx);
         }
-        let mut dx = Tensor::uninit_in(cx.pool(), cx.value(self.x).shape());
+        let mut dx = Tensor::uninit_in(cx.pool(), cx.shape(self.x));
         let arg = &bytemuck::cast_slice::<f32, u8>(self.arg.data())[..self.len];
         max_pool_backward(&self.g, cx.grad_out().data(), arg, dx.data_mut());
         cx.accumulate(self.x, dx)
@@ -40,6 +40,9 @@ impl Backward for MaxPoolBack {
 
     fn name(&self) -> &'static str {
         "max_pool2d"
+    }
+    fn saves(&self) -> Saves {
+        Saves::Nothing
     }
 }
 

@@ -1,7 +1,7 @@
 //! Reshape and flatten: the same elements in row-major order under a new shape; the
 //! backward rule reshapes the gradient back without copying it.
 
-use crate::autograd::{Backward, BackwardCx, Tape, Var};
+use crate::autograd::{Backward, BackwardCx, Saves, Tape, Var};
 use crate::tensor::{Shape, MAX_RANK};
 use anyhow::{bail, Result};
 
@@ -13,6 +13,9 @@ impl Backward for ReshapeBack {
     }
     fn name(&self) -> &'static str {
         "reshape"
+    }
+    fn saves(&self) -> Saves {
+        Saves::Nothing
     }
 }
 

@@ -3,7 +3,7 @@
 //! column (a narrow along axis 1, so its backward scatters into zeros).
 
 use super::concat::narrow_channels;
-use crate::autograd::{Backward, BackwardCx, Tape, Var};
+use crate::autograd::{Backward, BackwardCx, Saves, Tape, Var};
 use crate::cpu::channels as k;
 use crate::cuda::ops as cu;
 use crate::tensor::Tensor;
@@ -36,6 +36,9 @@ impl Backward for MaskBack {
     }
     fn name(&self) -> &'static str {
         "mask_columns"
+    }
+    fn saves(&self) -> Saves {
+        Saves::Nothing
     }
 }
 

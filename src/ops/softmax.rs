@@ -2,7 +2,7 @@
 //! cross-entropy never records the probabilities: it saves the per-row log-sum-exp and
 //! rebuilds softmax − onehot in backward (llm.c's fused classifier).
 
-use crate::autograd::{Backward, BackwardCx, Tape, Var};
+use crate::autograd::{Backward, BackwardCx, Saves, Tape, Var};
 use crate::cpu::softmax as k;
 use crate::cuda::ops as cu;
 use crate::tensor::Tensor;
@@ -42,6 +42,9 @@ impl Backward for SoftmaxBack {
         } else {
             "softmax"
         }
+    }
+    fn saves(&self) -> Saves {
+        Saves::Output
     }
 }
 
@@ -169,6 +172,9 @@ impl Backward for CrossEntropyBack {
     }
     fn name(&self) -> &'static str {
         "cross_entropy"
+    }
+    fn saves(&self) -> Saves {
+        Saves::Inputs
     }
 }
 

@@ -1,6 +1,6 @@
 //! Matrix transpose (N×M → M×N) and its backward (the transpose of the gradient).
 
-use crate::autograd::{Backward, BackwardCx, Tape, Var};
+use crate::autograd::{Backward, BackwardCx, Saves, Tape, Var};
 use crate::tensor::Tensor;
 use anyhow::Result;
 use rayon::prelude::*;
@@ -36,6 +36,9 @@ impl Backward for TransposeBack {
     }
     fn name(&self) -> &'static str {
         "transpose"
+    }
+    fn saves(&self) -> Saves {
+        Saves::Nothing
     }
 }
 
