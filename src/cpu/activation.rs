@@ -16,27 +16,7 @@ pub const SELU_SCALE: f32 = 1.050_701;
 const SELU_ALPHA_F64: f64 = 1.673_263_242_354_377_2;
 const SELU_SCALE_F64: f64 = 1.050_700_987_355_480_5;
 
-/// The pointwise activations with a backward rule from the output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Activation {
-    /// max(x, 0).
-    Relu,
-    /// x for x > 0, α(eˣ − 1) otherwise.
-    Elu,
-    /// λx for x > 0, λα(eˣ − 1) otherwise.
-    Selu,
-}
-
-impl Activation {
-    /// Lower-case name for messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Relu => "relu",
-            Activation::Elu => "elu",
-            Activation::Selu => "selu",
-        }
-    }
-}
+pub use crate::kparams::Activation;
 
 /// out = act(x).
 pub fn forward(act: Activation, out: &mut [f32], x: &[f32]) {

@@ -36,3 +36,26 @@ pub fn sum(a: &[f32]) -> f64 {
         .collect();
     partial.iter().sum()
 }
+
+/// out = op(x) elementwise: the CPU twin of the `ew_unary` kernel.
+pub fn unary(op: crate::kparams::UnaryOp, s: f32, out: &mut [f32], x: &[f32]) {
+    use crate::kparams::UnaryOp::*;
+    match op {
+        Copy => map(out, x, |v| v),
+        Scale => map(out, x, |v| v * s),
+        AddScalar => map(out, x, |v| v + s),
+        Ln => map(out, x, f32::ln),
+        Fill => out.iter_mut().for_each(|o| *o = s),
+    }
+}
+
+/// out = op(a, b) elementwise: the CPU twin of the `ew_binary` kernel.
+pub fn binary(op: crate::kparams::BinaryOp, s: f32, out: &mut [f32], a: &[f32], b: &[f32]) {
+    use crate::kparams::BinaryOp::*;
+    match op {
+        Add => zip_map(out, a, b, |x, y| x + y),
+        Mul => zip_map(out, a, b, |x, y| x * y),
+        Div => zip_map(out, a, b, |x, y| x / y),
+        Axpy => zip_map(out, a, b, |x, y| x + s * y),
+    }
+}

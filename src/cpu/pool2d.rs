@@ -4,87 +4,9 @@
 //! output gradient to it. A fast path serves 2×2 stride 2; the naive f64 reference is
 //! beside them for tests.
 
-use anyhow::{bail, Result};
 use rayon::prelude::*;
 
-/// Sizes of one max-pool call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PoolGeom {
-    /// Batch size.
-    pub n: usize,
-    /// Channels.
-    pub c: usize,
-    /// Input height.
-    pub h: usize,
-    /// Input width.
-    pub w: usize,
-    /// Window side.
-    pub k: usize,
-    /// Stride.
-    pub s: usize,
-    /// Padding on every side (counts as -inf).
-    pub p: usize,
-}
-
-impl PoolGeom {
-    /// The geometry of pooling an N×C×H×W input; errors name the bad argument.
-    pub fn new(x: [usize; 4], k: usize, s: usize, p: usize) -> Result<Self> {
-        let [n, c, h, w] = x;
-        if k == 0 || k > 16 {
-            bail!("max_pool2d: kernel must be 1..=16, found {k}");
-        }
-        if s == 0 {
-            bail!("max_pool2d: stride must be at least 1, found 0");
-        }
-        if p > k / 2 {
-            bail!("max_pool2d: padding {p} exceeds half the kernel size {k}");
-        }
-        if h + 2 * p < k || w + 2 * p < k {
-            bail!(
-                "max_pool2d: kernel {k}×{k} is larger than the padded input {}×{} (input {h}×{w}, padding {p})",
-                h + 2 * p,
-                w + 2 * p
-            );
-        }
-        Ok(PoolGeom {
-            n,
-            c,
-            h,
-            w,
-            k,
-            s,
-            p,
-        })
-    }
-
-    /// Output height (floor).
-    pub fn ho(&self) -> usize {
-        (self.h + 2 * self.p - self.k) / self.s + 1
-    }
-
-    /// Output width (floor).
-    pub fn wo(&self) -> usize {
-        (self.w + 2 * self.p - self.k) / self.s + 1
-    }
-
-    /// Output shape N×C×Ho×Wo.
-    pub fn out_dims(&self) -> [usize; 4] {
-        [self.n, self.c, self.ho(), self.wo()]
-    }
-
-    /// Planes per parallel task: enough pixels to amortise scheduling.
-    fn planes_per_task(&self) -> usize {
-        (8192 / (self.h * self.w).max(1)).max(1)
-    }
-
-    /// The first valid window index along one axis and the end, for output index `o`.
-    fn window(&self, o: usize, len: usize) -> (isize, usize, usize) {
-        let start = (o * self.s) as isize - self.p as isize;
-        let lo = (-start).max(0) as usize;
-        let hi = ((len as isize - start).max(0) as usize).min(self.k);
-        (start, lo, hi)
-    }
-}
+pub use crate::kparams::geometry::PoolGeom;
 
 /// Updates the running maximum like PyTorch: a larger value or a NaN wins.
 #[inline(always)]

@@ -3,9 +3,8 @@
 //! call these from their device `match`; nothing else launches kernels.
 
 use super::{grid_1d, Gpu, BLOCK};
-use crate::cpu::conv2d::{ConvGeom, PadMode};
-use crate::cpu::dropout::Mask;
-use crate::cpu::pool2d::PoolGeom;
+use crate::kparams::geometry::{ConvGeom, PoolGeom};
+use crate::kparams::mask::Mask;
 use crate::kparams::*;
 use crate::tensor::{Pool, Tensor};
 use anyhow::Result;
@@ -78,16 +77,6 @@ pub fn fill_scaled(gpu: &Gpu, g: u64, s: f32, y: u64, n: usize) -> Result<()> {
     gpu.launch("fill_scaled", grid_1d(n as u64), B1, &p, &[g, y])
 }
 
-/// Activation kinds of `act_forward` / `act_backward`.
-pub fn act_kind(a: crate::cpu::activation::Activation) -> i32 {
-    use crate::cpu::activation::Activation::*;
-    match a {
-        Relu => 0,
-        Elu => 1,
-        Selu => 2,
-    }
-}
-
 /// y = act(x).
 pub fn act_forward(gpu: &Gpu, kind: i32, x: u64, y: u64, n: usize) -> Result<()> {
     let p = ActParams {
@@ -151,24 +140,9 @@ pub fn dropout(gpu: &Gpu, mask: &Mask, inner: usize, x: u64, y: u64, n: usize) -
     gpu.launch("dropout_apply", grid_1d(n as u64), B1, &p, &[x, y])
 }
 
-fn pool_params(g: &PoolGeom) -> Result<PoolParams> {
-    Ok(PoolParams {
-        n: u32_of(g.n, "batch")?,
-        c: u32_of(g.c, "channels")?,
-        h: u32_of(g.h, "height")?,
-        w: u32_of(g.w, "width")?,
-        k: g.k as u32,
-        s: g.s as u32,
-        p: g.p as u32,
-        ho: g.ho() as u32,
-        wo: g.wo() as u32,
-        pad_: 0,
-    })
-}
-
 /// Max-pool forward: values and argmax bytes.
 pub fn maxpool_forward(gpu: &Gpu, g: &PoolGeom, x: u64, y: u64, arg: u64) -> Result<()> {
-    let p = pool_params(g)?;
+    let p = g.to_params()?;
     gpu.launch(
         "maxpool_forward",
         grid_1d((g.n * g.c * g.ho() * g.wo()) as u64),
@@ -180,7 +154,7 @@ pub fn maxpool_forward(gpu: &Gpu, g: &PoolGeom, x: u64, y: u64, arg: u64) -> Res
 
 /// Max-pool backward (gather; dx fully written).
 pub fn maxpool_backward(gpu: &Gpu, g: &PoolGeom, dy: u64, arg: u64, dx: u64) -> Result<()> {
-    let p = pool_params(g)?;
+    let p = g.to_params()?;
     gpu.launch(
         "maxpool_backward",
         grid_1d((g.n * g.c * g.h * g.w) as u64),
@@ -395,28 +369,9 @@ pub fn sgemm(
     )
 }
 
-fn conv_params(g: &ConvGeom, splits: u32) -> Result<ConvParams> {
-    Ok(ConvParams {
-        n: u32_of(g.n, "batch")?,
-        c: u32_of(g.c, "channels")?,
-        h: u32_of(g.h, "height")?,
-        w: u32_of(g.w, "width")?,
-        o: u32_of(g.o, "output channels")?,
-        kh: g.kh as u32,
-        kw: g.kw as u32,
-        stride: g.p.stride as u32,
-        pad: g.p.padding as u32,
-        replicate: (g.p.pad_mode == PadMode::Replicate) as u32,
-        ho: g.ho() as u32,
-        wo: g.wo() as u32,
-        splits,
-        pad_: 0,
-    })
-}
-
 /// y = conv(x, w) + b (b = 0: no bias).
 pub fn conv2d_forward(gpu: &Gpu, g: &ConvGeom, x: u64, w: u64, b: u64, y: u64) -> Result<()> {
-    let p = conv_params(g, 1)?;
+    let p = g.to_params(1)?;
     let pixels = u32_of(g.n * g.ho() * g.wo(), "output pixels")?;
     gpu.launch(
         "conv2d_forward",
@@ -429,7 +384,7 @@ pub fn conv2d_forward(gpu: &Gpu, g: &ConvGeom, x: u64, w: u64, b: u64, y: u64) -
 
 /// dx of a convolution (fully written).
 pub fn conv2d_backward_input(gpu: &Gpu, g: &ConvGeom, w: u64, dy: u64, dx: u64) -> Result<()> {
-    let p = conv_params(g, 1)?;
+    let p = g.to_params(1)?;
     let pixels = u32_of(g.n * g.h * g.w, "input pixels")?;
     gpu.launch(
         "conv2d_backward_input",
@@ -459,7 +414,7 @@ pub fn conv2d_backward_weight(
     dw: u64,
 ) -> Result<()> {
     let splits = weight_splits(g);
-    let p = conv_params(g, splits)?;
+    let p = g.to_params(splits)?;
     let len = g.o * g.c * g.kh * g.kw;
     let partial = Tensor::alloc_in(pool, [splits as usize * len])?;
     let tiles = u32_of(g.c * g.kh * g.kw, "weight columns")?.div_ceil(64);

@@ -16,7 +16,7 @@ impl Backward for ActBack {
         match gpu {
             Some(gpu) => cu::act_backward(
                 &gpu,
-                cu::act_kind(self.1),
+                self.1.kernel_kind(),
                 cx.output().ptr(),
                 g.ptr(),
                 g.numel(),
@@ -38,7 +38,7 @@ fn activate(tape: &mut Tape, x: Var, act: Activation) -> Result<Var> {
         let out = Tensor::alloc_in(tape.pool(), tape.shape(x))?;
         cu::act_forward(
             &gpu,
-            cu::act_kind(act),
+            act.kernel_kind(),
             tape.value(x).ptr(),
             out.ptr(),
             out.numel(),

@@ -1,12 +1,12 @@
 //! Elementwise arithmetic (add, mul, scale, add_scalar) and reductions (sum, mean),
 //! with their backward rules.
 
-use super::{gpu_of, grad_gpu};
+use super::gpu_of;
 use crate::autograd::{Backward, BackwardCx, Saves, Tape, Var};
 use crate::cpu::arith as k;
 use crate::cuda::ops as cu;
 use crate::kparams::{BinaryOp, UnaryOp};
-use crate::tensor::Tensor;
+use crate::tensor::{Pool, Tensor};
 use anyhow::{bail, Result};
 
 fn same_shape(tape: &Tape, a: Var, b: Var, what: &str) -> Result<()> {
@@ -18,6 +18,54 @@ fn same_shape(tape: &Tape, a: Var, b: Var, what: &str) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// op(x) on x's device: the one place these primitives choose a backend.
+fn unary_on(pool: &Pool, op: UnaryOp, s: f32, x: &Tensor) -> Result<Tensor> {
+    match x.gpu() {
+        Some(gpu) => {
+            let out = Tensor::alloc_in(pool, x.shape())?;
+            cu::unary(gpu, op, s, x.ptr(), out.ptr(), out.numel())?;
+            Ok(out)
+        }
+        None => {
+            let mut out = Tensor::uninit_in(pool, x.shape());
+            k::unary(op, s, out.data_mut(), x.data());
+            Ok(out)
+        }
+    }
+}
+
+/// op(a, b) on their device (the caller checked shapes and devices).
+fn binary_on(pool: &Pool, op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    match a.gpu() {
+        Some(gpu) => {
+            let out = Tensor::alloc_in(pool, a.shape())?;
+            cu::binary(gpu, op, 0.0, a.ptr(), b.ptr(), out.ptr(), out.numel())?;
+            Ok(out)
+        }
+        None => {
+            let mut out = Tensor::uninit_in(pool, a.shape());
+            k::binary(op, 0.0, out.data_mut(), a.data(), b.data());
+            Ok(out)
+        }
+    }
+}
+
+/// Σ x / div as a one-element tensor on x's device (f64 accumulation on both).
+fn sum_on(pool: &Pool, x: &Tensor, div: usize) -> Result<Tensor> {
+    match x.gpu() {
+        Some(gpu) => {
+            let out = Tensor::alloc_in(pool, [1])?;
+            cu::reduce_sum(gpu, x.ptr(), x.numel(), 1.0 / div as f32, out.ptr())?;
+            Ok(out)
+        }
+        None => {
+            let mut out = Tensor::uninit_in(pool, [1]);
+            out.data_mut()[0] = (k::sum(x.data()) / div as f64) as f32;
+            Ok(out)
+        }
+    }
 }
 
 struct AddBack(Var, Var);
@@ -40,20 +88,15 @@ impl Backward for AddBack {
     }
 }
 
+fn binary(tape: &mut Tape, op: BinaryOp, a: Var, b: Var, what: &str) -> Result<Tensor> {
+    same_shape(tape, a, b, what)?;
+    gpu_of(tape, what, &[a, b])?;
+    binary_on(tape.pool(), op, tape.value(a), tape.value(b))
+}
+
 /// a + b, same shapes.
 pub fn add(tape: &mut Tape, a: Var, b: Var) -> Result<Var> {
-    same_shape(tape, a, b, "add")?;
-    if let Some(gpu) = gpu_of(tape, "add", &[a, b])? {
-        let out = binary_gpu(tape, &gpu, BinaryOp::Add, a, b)?;
-        return Ok(tape.push(out, &[a, b], AddBack(a, b)));
-    }
-    let mut out = Tensor::uninit_in(tape.pool(), tape.shape(a));
-    k::zip_map(
-        out.data_mut(),
-        tape.value(a).data(),
-        tape.value(b).data(),
-        |x, y| x + y,
-    );
+    let out = binary(tape, BinaryOp::Add, a, b, "add")?;
     Ok(tape.push(out, &[a, b], AddBack(a, b)))
 }
 
@@ -62,28 +105,7 @@ impl Backward for MulBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
         for (x, other) in [(self.0, self.1), (self.1, self.0)] {
             if cx.needs_grad(x) {
-                if let Some(gpu) = grad_gpu(cx) {
-                    let gy = cx.grad_out();
-                    let g = Tensor::alloc_in(cx.pool(), gy.shape())?;
-                    cu::binary(
-                        &gpu,
-                        BinaryOp::Mul,
-                        0.0,
-                        gy.ptr(),
-                        cx.value(other).ptr(),
-                        g.ptr(),
-                        g.numel(),
-                    )?;
-                    cx.accumulate(x, g)?;
-                    continue;
-                }
-                let mut g = Tensor::uninit_in(cx.pool(), cx.grad_out().shape());
-                k::zip_map(
-                    g.data_mut(),
-                    cx.grad_out().data(),
-                    cx.value(other).data(),
-                    |g, y| g * y,
-                );
+                let g = binary_on(cx.pool(), BinaryOp::Mul, cx.grad_out(), cx.value(other))?;
                 cx.accumulate(x, g)?;
             }
         }
@@ -99,30 +121,14 @@ impl Backward for MulBack {
 
 /// a ⊙ b, same shapes.
 pub fn mul(tape: &mut Tape, a: Var, b: Var) -> Result<Var> {
-    same_shape(tape, a, b, "mul")?;
-    if let Some(gpu) = gpu_of(tape, "mul", &[a, b])? {
-        let out = binary_gpu(tape, &gpu, BinaryOp::Mul, a, b)?;
-        return Ok(tape.push(out, &[a, b], MulBack(a, b)));
-    }
-    let mut out = Tensor::uninit_in(tape.pool(), tape.shape(a));
-    k::zip_map(
-        out.data_mut(),
-        tape.value(a).data(),
-        tape.value(b).data(),
-        |x, y| x * y,
-    );
+    let out = binary(tape, BinaryOp::Mul, a, b, "mul")?;
     Ok(tape.push(out, &[a, b], MulBack(a, b)))
 }
 
 struct ScaleBack(Var, f32);
 impl Backward for ScaleBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
-        let mut g = cx.take_grad_out();
-        let s = self.1;
-        match g.gpu().cloned() {
-            Some(gpu) => cu::unary(&gpu, UnaryOp::Scale, s, g.ptr(), g.ptr(), g.numel())?,
-            None => g.data_mut().iter_mut().for_each(|v| *v *= s),
-        }
+        let g = unary_on(cx.pool(), UnaryOp::Scale, self.1, cx.grad_out())?;
         cx.accumulate(self.0, g)
     }
     fn name(&self) -> &'static str {
@@ -133,14 +139,14 @@ impl Backward for ScaleBack {
     }
 }
 
+fn unary(tape: &mut Tape, op: UnaryOp, s: f32, a: Var, what: &str) -> Result<Tensor> {
+    gpu_of(tape, what, &[a])?;
+    unary_on(tape.pool(), op, s, tape.value(a))
+}
+
 /// s · a.
 pub fn scale(tape: &mut Tape, a: Var, s: f32) -> Result<Var> {
-    if let Some(gpu) = gpu_of(tape, "scale", &[a])? {
-        let out = unary_gpu(tape, &gpu, UnaryOp::Scale, s, a)?;
-        return Ok(tape.push(out, &[a], ScaleBack(a, s)));
-    }
-    let mut out = Tensor::uninit_in(tape.pool(), tape.shape(a));
-    k::map(out.data_mut(), tape.value(a).data(), |x| x * s);
+    let out = unary(tape, UnaryOp::Scale, s, a, "scale")?;
     Ok(tape.push(out, &[a], ScaleBack(a, s)))
 }
 
@@ -160,39 +166,14 @@ impl Backward for PassBack {
 
 /// a + s.
 pub fn add_scalar(tape: &mut Tape, a: Var, s: f32) -> Result<Var> {
-    if let Some(gpu) = gpu_of(tape, "add_scalar", &[a])? {
-        let out = unary_gpu(tape, &gpu, UnaryOp::AddScalar, s, a)?;
-        return Ok(tape.push(out, &[a], PassBack(a)));
-    }
-    let mut out = Tensor::uninit_in(tape.pool(), tape.shape(a));
-    k::map(out.data_mut(), tape.value(a).data(), |x| x + s);
+    let out = unary(tape, UnaryOp::AddScalar, s, a, "add_scalar")?;
     Ok(tape.push(out, &[a], PassBack(a)))
 }
 
 struct LnBack(Var);
 impl Backward for LnBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
-        if let Some(gpu) = grad_gpu(cx) {
-            let gy = cx.grad_out();
-            let g = Tensor::alloc_in(cx.pool(), gy.shape())?;
-            cu::binary(
-                &gpu,
-                BinaryOp::Div,
-                0.0,
-                gy.ptr(),
-                cx.value(self.0).ptr(),
-                g.ptr(),
-                g.numel(),
-            )?;
-            return cx.accumulate(self.0, g);
-        }
-        let mut g = Tensor::uninit_in(cx.pool(), cx.grad_out().shape());
-        k::zip_map(
-            g.data_mut(),
-            cx.grad_out().data(),
-            cx.value(self.0).data(),
-            |g, x| g / x,
-        );
+        let g = binary_on(cx.pool(), BinaryOp::Div, cx.grad_out(), cx.value(self.0))?;
         cx.accumulate(self.0, g)
     }
     fn name(&self) -> &'static str {
@@ -205,26 +186,26 @@ impl Backward for LnBack {
 
 /// Natural logarithm, elementwise (non-positive inputs give -inf or NaN, as in IEEE).
 pub fn ln(tape: &mut Tape, a: Var) -> Result<Var> {
-    if let Some(gpu) = gpu_of(tape, "ln", &[a])? {
-        let out = unary_gpu(tape, &gpu, UnaryOp::Ln, 0.0, a)?;
-        return Ok(tape.push(out, &[a], LnBack(a)));
-    }
-    let mut out = Tensor::uninit_in(tape.pool(), tape.shape(a));
-    k::map(out.data_mut(), tape.value(a).data(), f32::ln);
+    let out = unary(tape, UnaryOp::Ln, 0.0, a, "ln")?;
     Ok(tape.push(out, &[a], LnBack(a)))
 }
 
 struct SumBack(Var, f32);
 impl Backward for SumBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
-        if let Some(gpu) = grad_gpu(cx) {
-            let out = Tensor::alloc_in(cx.pool(), cx.shape(self.0))?;
-            cu::fill_scaled(&gpu, cx.grad_out().ptr(), self.1, out.ptr(), out.numel())?;
-            return cx.accumulate(self.0, out);
-        }
-        let g = cx.grad_out().data()[0] * self.1;
-        let mut out = Tensor::uninit_in(cx.pool(), cx.shape(self.0));
-        out.data_mut().fill(g);
+        let shape = cx.shape(self.0);
+        let out = match super::grad_gpu(cx) {
+            Some(gpu) => {
+                let out = Tensor::alloc_in(cx.pool(), shape)?;
+                cu::fill_scaled(&gpu, cx.grad_out().ptr(), self.1, out.ptr(), out.numel())?;
+                out
+            }
+            None => {
+                let mut out = Tensor::uninit_in(cx.pool(), shape);
+                out.data_mut().fill(cx.grad_out().data()[0] * self.1);
+                out
+            }
+        };
         cx.accumulate(self.0, out)
     }
     fn name(&self) -> &'static str {
@@ -237,13 +218,8 @@ impl Backward for SumBack {
 
 /// Σ a, as a one-element tensor (accumulated in f64).
 pub fn sum(tape: &mut Tape, a: Var) -> Result<Var> {
-    if let Some(gpu) = gpu_of(tape, "sum", &[a])? {
-        let out = sum_gpu(tape, &gpu, a, 1.0)?;
-        return Ok(tape.push(out, &[a], SumBack(a, 1.0)));
-    }
-    let s = k::sum(tape.value(a).data());
-    let mut out = Tensor::uninit_in(tape.pool(), [1]);
-    out.data_mut()[0] = s as f32;
+    gpu_of(tape, "sum", &[a])?;
+    let out = sum_on(tape.pool(), tape.value(a), 1)?;
     Ok(tape.push(out, &[a], SumBack(a, 1.0)))
 }
 
@@ -253,41 +229,9 @@ pub fn mean(tape: &mut Tape, a: Var) -> Result<Var> {
     if n == 0 {
         bail!("mean of an empty tensor");
     }
-    if let Some(gpu) = gpu_of(tape, "mean", &[a])? {
-        let out = sum_gpu(tape, &gpu, a, 1.0 / n as f32)?;
-        return Ok(tape.push(out, &[a], SumBack(a, 1.0 / n as f32)));
-    }
-    let s = k::sum(tape.value(a).data()) / n as f64;
-    let mut out = Tensor::uninit_in(tape.pool(), [1]);
-    out.data_mut()[0] = s as f32;
+    gpu_of(tape, "mean", &[a])?;
+    let out = sum_on(tape.pool(), tape.value(a), n)?;
     Ok(tape.push(out, &[a], SumBack(a, 1.0 / n as f32)))
-}
-
-fn binary_gpu(tape: &Tape, gpu: &crate::cuda::Gpu, op: BinaryOp, a: Var, b: Var) -> Result<Tensor> {
-    let out = Tensor::alloc_in(tape.pool(), tape.shape(a))?;
-    cu::binary(
-        gpu,
-        op,
-        0.0,
-        tape.value(a).ptr(),
-        tape.value(b).ptr(),
-        out.ptr(),
-        out.numel(),
-    )?;
-    Ok(out)
-}
-
-fn unary_gpu(tape: &Tape, gpu: &crate::cuda::Gpu, op: UnaryOp, s: f32, a: Var) -> Result<Tensor> {
-    let out = Tensor::alloc_in(tape.pool(), tape.shape(a))?;
-    cu::unary(gpu, op, s, tape.value(a).ptr(), out.ptr(), out.numel())?;
-    Ok(out)
-}
-
-fn sum_gpu(tape: &Tape, gpu: &crate::cuda::Gpu, a: Var, s: f32) -> Result<Tensor> {
-    let out = Tensor::alloc_in(tape.pool(), [1])?;
-    let x = tape.value(a);
-    cu::reduce_sum(gpu, x.ptr(), x.numel(), s, out.ptr())?;
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -31,7 +31,8 @@ pub mod reference;
 mod tests;
 
 use crate::cpu::gemm::Operand;
-use anyhow::{bail, Result};
+pub use crate::kparams::geometry::{Conv2dParams, ConvGeom, PadMode};
+
 use microkernel::NR;
 use rayon::prelude::*;
 use std::cell::{Cell, RefCell};
@@ -55,136 +56,6 @@ fn use_microkernel() -> bool {
 /// micro-kernel first copies it into panels (measured: sgemm faster below ~48).
 fn packed_gemm_pays(g: &ConvGeom) -> bool {
     use_microkernel() && !(g.is_pointwise() && g.o < 48)
-}
-
-/// How the border is extended when padding.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PadMode {
-    /// Padded pixels are 0.
-    Zeros,
-    /// Padded pixels repeat the nearest edge pixel (PyTorch `padding_mode='replicate'`).
-    Replicate,
-}
-
-/// Stride and padding of a convolution.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Conv2dParams {
-    /// Step between output pixels, ≥ 1.
-    pub stride: usize,
-    /// Pixels added on every side.
-    pub padding: usize,
-    /// What the added pixels hold.
-    pub pad_mode: PadMode,
-}
-
-impl Conv2dParams {
-    /// 'Same' convolution for an odd kernel `k`: stride 1, padding k/2, replicate edges.
-    pub fn same(k: usize) -> Self {
-        Conv2dParams {
-            stride: 1,
-            padding: k / 2,
-            pad_mode: PadMode::Replicate,
-        }
-    }
-
-    /// 'Valid' convolution: stride 1, no padding.
-    pub fn valid() -> Self {
-        Conv2dParams {
-            stride: 1,
-            padding: 0,
-            pad_mode: PadMode::Zeros,
-        }
-    }
-}
-
-/// Every size of one convolution call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ConvGeom {
-    /// Batch size.
-    pub n: usize,
-    /// Input channels.
-    pub c: usize,
-    /// Input height.
-    pub h: usize,
-    /// Input width.
-    pub w: usize,
-    /// Output channels.
-    pub o: usize,
-    /// Kernel height.
-    pub kh: usize,
-    /// Kernel width.
-    pub kw: usize,
-    /// Stride and padding.
-    pub p: Conv2dParams,
-}
-
-impl ConvGeom {
-    /// The geometry of input `x` (N×C×H×W) and weight `w` (O×C×kH×kW); errors name the
-    /// mismatch.
-    pub fn new(x: [usize; 4], w: [usize; 4], p: Conv2dParams) -> Result<Self> {
-        let [n, c, h, wd] = x;
-        let [o, wc, kh, kw] = w;
-        if wc != c {
-            bail!("conv2d: input has {c} channels, weight expects {wc}");
-        }
-        if p.stride == 0 {
-            bail!("conv2d: stride must be at least 1, found 0");
-        }
-        if o == 0 || kh == 0 || kw == 0 {
-            bail!("conv2d: weight shape {o}×{wc}×{kh}×{kw} has an empty dimension");
-        }
-        if h + 2 * p.padding < kh || wd + 2 * p.padding < kw {
-            bail!(
-                "conv2d: kernel {kh}×{kw} is larger than the padded input {}×{} (input {h}×{wd}, padding {})",
-                h + 2 * p.padding,
-                wd + 2 * p.padding,
-                p.padding
-            );
-        }
-        if p.pad_mode == PadMode::Replicate && p.padding > 0 && (h == 0 || wd == 0) {
-            bail!("conv2d: replicate padding of an empty {h}×{wd} input");
-        }
-        Ok(ConvGeom {
-            n,
-            c,
-            h,
-            w: wd,
-            o,
-            kh,
-            kw,
-            p,
-        })
-    }
-
-    /// Output height.
-    pub fn ho(&self) -> usize {
-        (self.h + 2 * self.p.padding - self.kh) / self.p.stride + 1
-    }
-
-    /// Output width.
-    pub fn wo(&self) -> usize {
-        (self.w + 2 * self.p.padding - self.kw) / self.p.stride + 1
-    }
-
-    /// GEMM depth: I·kH·kW.
-    pub fn k(&self) -> usize {
-        self.c * self.kh * self.kw
-    }
-
-    /// Output shape N×O×Ho×Wo.
-    pub fn out_dims(&self) -> [usize; 4] {
-        [self.n, self.o, self.ho(), self.wo()]
-    }
-
-    /// Floating-point operations of one pass (forward, backward-input or backward-weight).
-    pub fn flops(&self) -> f64 {
-        2.0 * (self.n * self.o * self.ho() * self.wo() * self.k()) as f64
-    }
-
-    /// Whether im2col would be a plain copy (1×1, stride 1, no padding).
-    fn is_pointwise(&self) -> bool {
-        self.kh == 1 && self.kw == 1 && self.p.stride == 1 && self.p.padding == 0
-    }
 }
 
 /// Floats of im2col one tile may hold (512 KiB: a quarter of this machine's L2, leaving

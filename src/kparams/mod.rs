@@ -1,9 +1,14 @@
 //! Kernel parameter structs shared by the ops, the CPU kernels' callers and the CUDA
 //! launchers; each mirrors a struct of `kernels/params.h` field for field (`#[repr(C)]`,
 //! 8-byte fields first), so a launcher passes it by value to the `.cu` kernel unchanged.
-//! A leaf module: it depends on nothing else in the crate.
+//! The geometry types the ops validate (`geometry`), the dropout mask (`mask`) and the
+//! activation kinds live here too, so the ops, the CPU kernels and the CUDA launchers
+//! all read one definition. A leaf module: it depends on nothing else in the crate.
 
 #![allow(missing_docs)]
+
+pub mod geometry;
+pub mod mask;
 
 /// Marker for structs that may be passed by value to a kernel (plain old data).
 ///
@@ -51,6 +56,37 @@ params! {
     AdamWParams { tensors: u32, beta1: f32, beta2: f32, eps: f32, decay: f32, step_size: f32, inv_bc2_sqrt: f32, pad_: u32 }
     /// `sgd_step`.
     SgdParams { tensors: u32, lr: f32, momentum: f32, weight_decay: f32 }
+}
+
+/// The pointwise activations with a backward rule from the output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// max(x, 0).
+    Relu,
+    /// x for x > 0, α(eˣ − 1) otherwise.
+    Elu,
+    /// λx for x > 0, λα(eˣ − 1) otherwise.
+    Selu,
+}
+
+impl Activation {
+    /// The `kind` code of `act_forward` / `act_backward` (params.h).
+    pub fn kernel_kind(self) -> i32 {
+        match self {
+            Activation::Relu => 0,
+            Activation::Elu => 1,
+            Activation::Selu => 2,
+        }
+    }
+
+    /// Lower-case name for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::Elu => "elu",
+            Activation::Selu => "selu",
+        }
+    }
 }
 
 /// `ew_unary` operations.
