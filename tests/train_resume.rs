@@ -165,3 +165,54 @@ fn unknown_set_names_and_existing_runs_are_refused() {
     );
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// On a GPU device (the emulator here, the GPU under `DCC_TEST_DEVICE=cuda`): a run
+/// stopped after epoch 2 and resumed to epoch 3 ends with the same weights, bit for bit,
+/// as an uninterrupted 3-epoch run, so device-side AdamW moments reach the checkpoint
+/// and come back from it.
+#[test]
+fn resumed_gpu_run_matches_an_uninterrupted_one() {
+    for d in dcc::testing::gpu_test_devices().unwrap() {
+        let dev = d.to_string();
+        let root = scratch(&format!("gpu-resume-{dev}"));
+        let data = root.join("data");
+        blobs(&data, 12);
+        let (a, b) = (root.join("a"), root.join("b"));
+        let run = |c: &mut Command| {
+            let out = c.output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(train_cmd(&data, &a, &["--epochs", "3", "--device", &dev]).stdout(Stdio::null()));
+        run(&mut train_cmd(
+            &data,
+            &b,
+            &["--epochs", "2", "--device", &dev],
+        ));
+        run(Command::new(env!("CARGO_BIN_EXE_dcc"))
+            .args([
+                "--threads",
+                "2",
+                "train",
+                "--resume",
+                "--epochs",
+                "3",
+                "--device",
+                &dev,
+                "--run",
+            ])
+            .arg(&b));
+        for k in 0..2 {
+            let wa = std::fs::read(a.join(format!("weights-{k}.safetensors"))).unwrap();
+            let wb = std::fs::read(b.join(format!("weights-{k}.safetensors"))).unwrap();
+            assert!(
+                wa == wb,
+                "member {k} on {dev} differs after resuming from epoch 2"
+            );
+        }
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

@@ -24,7 +24,10 @@ pub fn probe() -> std::result::Result<String, String> {
         return Err("the CUDA driver reports no GPU".into());
     }
     let dev = result::device::get(0).map_err(|e| format!("{e:?}"))?;
-    result::device::get_name(dev).map_err(|e| format!("{e:?}"))
+    let name = result::device::get_name(dev).map_err(|e| format!("{e:?}"))?;
+    // A GPU without NVRTC cannot compile its kernels: not usable.
+    let nvrtc = super::nvrtc::version().map_err(|e| format!("{name} found, but {e}"))?;
+    Ok(format!("{name}, NVRTC {nvrtc}"))
 }
 
 /// One CUDA device with its primary context.
