@@ -303,3 +303,23 @@ fn small_network_training_steps_match_cpu() {
         assert_eq!(gpu.opt.step, 3);
     }
 }
+
+/// Stands for the real-GPU run in every `cargo test` summary: ignored (with this reason
+/// printed) where no GPU is used, run by tools/gpu-check.sh with `--include-ignored`.
+#[test]
+#[ignore = "needs an NVIDIA GPU: DCC_TEST_DEVICE=cuda cargo test --release --test gpu -- --include-ignored"]
+fn a_real_gpu_runs_the_kernels() {
+    let why = dcc::cuda::probe_cuda();
+    assert!(why.is_ok(), "no usable GPU: {}", why.unwrap_err());
+    let pool = Pool::on(dcc::tensor::Device::Cuda(0)).unwrap();
+    let x = t(&[1000], 50);
+    let r = compare_devices(
+        dcc::tensor::Device::Cuda(0),
+        "elu on cuda:0",
+        &[x],
+        &|tp, v| ops::activation::elu(tp, v[0]),
+        TOL,
+    );
+    assert!(r.is_ok(), "{}", r.unwrap_err());
+    assert_eq!(pool.device(), dcc::tensor::Device::Cuda(0));
+}

@@ -203,7 +203,7 @@ main() {
     step b-kernels 120 "$BUNDLE/dcc" kernels --arch "$ARCH"
 
     # c. the differential tests on the real GPU (a missing GPU fails them)
-    step c-tests 240 env DCC_TEST_DEVICE=cuda RUST_BACKTRACE=1 "$BUNDLE/test-gpu" --test-threads 1
+    step c-tests 240 env DCC_TEST_DEVICE=cuda RUST_BACKTRACE=1 "$BUNDLE/test-gpu" --test-threads 1 --include-ignored
 
     # d. every primitive's kernels at the networks' shapes (batch 120): ms, TFLOP/s and
     #    GB/s beside the measured device copy and the bf16 ceiling, checked against the CPU
