@@ -216,3 +216,77 @@ fn resumed_gpu_run_matches_an_uninterrupted_one() {
         std::fs::remove_dir_all(&root).unwrap();
     }
 }
+
+/// `dcc infer` tests each training class on held-out images it was not referenced by:
+/// by default half of its validation images are the class's reference and the other half
+/// are what it is tested on; `--references train` restores the training-latent references.
+#[test]
+fn infer_tests_classes_on_held_out_images_against_held_out_references() {
+    let root = scratch("heldout");
+    let data = root.join("data");
+    blobs(&data, 100);
+    let run = root.join("run");
+    let out = train_cmd(&data, &run, &["--epochs", "1", "--device", "cpu"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let infer = |extra: &[&str], json: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_dcc"))
+            .args([
+                "--threads",
+                "2",
+                "infer",
+                "--no-report",
+                "--device",
+                "cpu",
+                "--run",
+            ])
+            .arg(&run)
+            .arg("--json")
+            .arg(json)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+        v
+    };
+    let held = infer(&[], &root.join("held.json"));
+    let train = infer(&["--references", "train"], &root.join("train.json"));
+    assert_eq!(held["thresholds"]["references"], "validation");
+    assert_eq!(train["thresholds"]["references"], "train");
+    let images = |v: &serde_json::Value, set: &str| {
+        v["sets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == set)
+            .unwrap()["images"]
+            .as_u64()
+            .unwrap()
+    };
+    // 20 validation images per set: 10 references, 10 tested; all 20 tested otherwise.
+    assert_eq!(images(&train, "cdm"), 20);
+    assert_eq!(images(&held, "cdm"), 10);
+    assert_eq!(images(&held, "mystery"), 10);
+    let bad = Command::new(env!("CARGO_BIN_EXE_dcc"))
+        .args(["infer", "--references", "test", "--run"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && err.contains("validation or train"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -35,7 +35,13 @@ pub struct Args {
     /// or cuda-emu.
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// Reuse a finished training of the same settings in --out: infer and check again only.
+    #[arg(long)]
+    pub reuse: bool,
 }
+
+/// Exit status of a demo whose run completed but whose science checks did not all hold.
+pub const SCIENCE_FAILED: i32 = 3;
 
 /// Runs `dcc demo`.
 pub fn run(a: Args) -> Result<()> {
@@ -48,7 +54,18 @@ pub fn run(a: Args) -> Result<()> {
         seed: a.seed,
         shifted: a.shifted,
         device: dcc::tensor::Device::select(&a.device)?,
+        reuse: a.reuse,
     };
-    run_demo(&cfg)?;
+    let (_, checks) = run_demo(&cfg)?;
+    let failed = checks.iter().filter(|c| !c.pass).count();
+    if failed > 0 {
+        // A science claim that does not hold is a failed run, not a footnote; its own exit
+        // status tells it from an error (which exits 1).
+        eprintln!(
+            "error: {failed} of {} science checks failed (listed above); exit status {SCIENCE_FAILED}",
+            checks.len()
+        );
+        std::process::exit(SCIENCE_FAILED);
+    }
     Ok(())
 }

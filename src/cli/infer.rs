@@ -31,6 +31,11 @@ pub struct Args {
     /// Largest fraction of images allowed beyond the training 95th percentile distance.
     #[arg(long, default_value_t = 0.5)]
     pub max_far_fraction: f64,
+    /// What stands for a training class in the overlap and kNN tests: `validation` (half
+    /// of its held-out images; the other half is what the class is tested on) or `train`
+    /// (its training images, which CCLP compacted).
+    #[arg(long, default_value = "validation")]
+    pub references: String,
     /// Where to write the JSON (default: RUN/infer.json).
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -53,6 +58,7 @@ pub fn run(a: Args) -> Result<()> {
         min_confidence: a.min_confidence,
         knn_k: a.knn_k,
         max_far_fraction: a.max_far_fraction,
+        references: dcc::dcc::infer::References::parse(&a.references)?,
     };
     let (inf, details) = infer(
         &a.run,

@@ -5,8 +5,8 @@
 
 use super::infer::{infer, table, Details, Inference, Thresholds};
 use super::overlap::overlap;
-use super::run::{RunInfo, TrainConfig};
-use super::train::train;
+use super::run::{weights_file, RunInfo, TrainConfig};
+use super::train::{train, EpochLog};
 use crate::data::dataset::{Dataset, OpenOptions};
 use crate::data::sim::config::Channel;
 use crate::data::sim::output::{simulate_to_dir, SimulationPlan};
@@ -38,6 +38,9 @@ pub struct DemoConfig {
     pub shifted: String,
     /// Where training runs.
     pub device: crate::tensor::Device,
+    /// Keep a finished training of the same configuration in `out` and only infer and
+    /// check again (to compare inference settings across seeds without retraining).
+    pub reuse: bool,
 }
 
 /// One acceptance criterion and whether it held.
@@ -231,23 +234,31 @@ pub fn run_demo(cfg: &DemoConfig) -> Result<(Inference, Vec<Check>)> {
     let run = cfg.out.join("run");
     let mut train_sets: Vec<&str> = KNOWN.to_vec();
     train_sets.extend([WITHHELD, FEEDBACK]);
+    let tc = train_config(cfg, &data)?;
+    let reused = if cfg.reuse {
+        finished_training(cfg, &data, &run, &tc, train_sets.len())
+    } else {
+        None
+    };
+    let log = match reused {
+        Some(log) => {
+            eprintln!("[1-2/4] reusing the finished training in {}", run.display());
+            log
+        }
+        None => simulate_and_train(cfg, &data, &test, &run, tc, &train_sets, t0)?,
+    };
+    let ips = log.iter().map(|e| e.images_per_s).sum::<f64>() / log.len().max(1) as f64;
     eprintln!(
-        "[1/4] simulating {} training sets × {} maps (mass + X-ray) and {} × {} shifted maps",
-        train_sets.len(),
-        cfg.per_set,
-        cfg.shifted,
-        cfg.per_set / 2
+        "      {:.0} s, {:.0} training images/s on average",
+        t0.elapsed().as_secs_f64(),
+        ips
     );
-    simulate(&data, &train_sets, cfg.per_set, cfg.seed)?;
-    simulate(
-        &test,
-        &[cfg.shifted.as_str()],
-        (cfg.per_set / 2).max(20),
-        cfg.seed + 1,
-    )?;
-    eprintln!("      {:.0} s", t0.elapsed().as_secs_f64());
+    infer_and_check(cfg, &data, &test, &run, ips, t0)
+}
 
-    let mut tc = TrainConfig::new(data.clone(), NetConfig::load("small")?);
+/// The demo's training configuration.
+fn train_config(cfg: &DemoConfig, data: &Path) -> Result<TrainConfig> {
+    let mut tc = TrainConfig::new(data.to_path_buf(), NetConfig::load("small")?);
     tc.known = KNOWN.iter().map(|s| s.to_string()).collect();
     tc.unknown = vec![WITHHELD.into(), FEEDBACK.into()];
     tc.ensemble = cfg.ensemble;
@@ -257,36 +268,92 @@ pub fn run_demo(cfg: &DemoConfig) -> Result<(Inference, Vec<Check>)> {
     tc.seed = cfg.seed;
     tc.dist_warmup = cfg.epochs / 2;
     tc.patience = 5;
-    let info = RunInfo::plan(tc, &Dataset::open(&data, &OpenOptions::default())?)?;
+    Ok(tc)
+}
+
+/// The log of a finished training in `run` with exactly this configuration, on data and
+/// shifted sets of the demo's size; None when anything differs or is missing.
+fn finished_training(
+    cfg: &DemoConfig,
+    data: &Path,
+    run: &Path,
+    tc: &TrainConfig,
+    sets: usize,
+) -> Option<Vec<EpochLog>> {
+    let info = RunInfo::load(run).ok()?;
+    let same = serde_json::to_value(&info.config).ok()? == serde_json::to_value(tc).ok()?;
+    let ds = Dataset::open(data, &OpenOptions::default()).ok()?;
+    let shifted = Dataset::open(&cfg.out.join("shifted"), &OpenOptions::default()).ok()?;
+    let sized =
+        ds.len() == sets * cfg.per_set && shifted.sets().iter().any(|s| s.name == cfg.shifted);
+    let log: Vec<EpochLog> = std::fs::read_to_string(run.join("log.jsonl"))
+        .ok()?
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let weights = (0..cfg.ensemble).all(|k| run.join(weights_file(k)).exists());
+    (same && sized && weights && log.len() == cfg.epochs).then_some(log)
+}
+
+fn simulate_and_train(
+    cfg: &DemoConfig,
+    data: &Path,
+    test: &Path,
+    run: &Path,
+    tc: TrainConfig,
+    train_sets: &[&str],
+    t0: Instant,
+) -> Result<Vec<EpochLog>> {
+    eprintln!(
+        "[1/4] simulating {} training sets × {} maps (mass + X-ray) and {} × {} shifted maps",
+        train_sets.len(),
+        cfg.per_set,
+        cfg.shifted,
+        cfg.per_set / 2
+    );
+    simulate(data, train_sets, cfg.per_set, cfg.seed)?;
+    simulate(
+        test,
+        &[cfg.shifted.as_str()],
+        (cfg.per_set / 2).max(20),
+        cfg.seed + 1,
+    )?;
+    eprintln!("      {:.0} s", t0.elapsed().as_secs_f64());
+
+    let info = RunInfo::plan(tc, &Dataset::open(data, &OpenOptions::default())?)?;
     if run.exists() {
-        std::fs::remove_dir_all(&run).with_context(|| format!("clearing {}", run.display()))?;
+        std::fs::remove_dir_all(run).with_context(|| format!("clearing {}", run.display()))?;
     }
-    std::fs::create_dir_all(&run)?;
-    info.save(&run)?;
+    std::fs::create_dir_all(run)?;
+    info.save(run)?;
     eprintln!(
         "[2/4] training {} × small for {} epochs (distance anchor from epoch {})",
         cfg.ensemble,
         cfg.epochs,
         cfg.epochs / 2 + 1
     );
-    let log = train(&info, &run, false, true, cfg.device)?;
-    let ips = log.iter().map(|e| e.images_per_s).sum::<f64>() / log.len() as f64;
-    eprintln!(
-        "      {:.0} s, {:.0} training images/s on average",
-        t0.elapsed().as_secs_f64(),
-        ips
-    );
+    train(&info, run, false, true, cfg.device)
+}
 
+fn infer_and_check(
+    cfg: &DemoConfig,
+    data: &Path,
+    test: &Path,
+    run: &Path,
+    ips: f64,
+    t0: Instant,
+) -> Result<(Inference, Vec<Check>)> {
     eprintln!("[3/4] inferring on the training sets' validation images and the shifted set");
     let (inf, det) = infer(
-        &run,
-        &[data, test],
+        run,
+        &[data.to_path_buf(), test.to_path_buf()],
         None,
         &Thresholds::default(),
         cfg.device,
     )?;
     eprintln!("[4/4] writing the report");
-    let page = write_report(&run, &inf, &det)?;
+    let page = write_report(run, &inf, &det)?;
     let (checks, conf_auc, knn_auc) = checks(&inf, &det)?;
     print!("{}", table(&inf));
     println!();

@@ -21,6 +21,32 @@ use std::sync::Arc;
 /// Schema tag of the JSON output.
 pub const SCHEMA: &str = "dcc-infer/1";
 
+/// Which latents stand for a training class in the overlap and nearest-neighbour tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum References {
+    /// Half of each class's held-out (validation) images; the other half is what the
+    /// class itself is tested on (the paper predicts on held-out images: training latents
+    /// are compacted by CCLP and bias overlaps low).
+    Validation,
+    /// The training images (dcc before this option; kept for comparison).
+    Train,
+}
+
+impl References {
+    /// Parses `validation` or `train`.
+    pub fn parse(s: &str) -> Result<References> {
+        match s {
+            "validation" => Ok(References::Validation),
+            "train" => Ok(References::Train),
+            _ => bail!("--references '{s}': expected validation or train"),
+        }
+    }
+}
+
+/// Fewest held-out images per class on each side of the reference / test split.
+pub const MIN_HELD_OUT_REFERENCES: usize = 10;
+
 /// How `infer` judges trust.
 #[derive(Clone, Debug, Serialize)]
 pub struct Thresholds {
@@ -32,6 +58,8 @@ pub struct Thresholds {
     /// ... and when at most this fraction of its images lie beyond the training data's
     /// 95th percentile of the k-th neighbour distance.
     pub max_far_fraction: f64,
+    /// The class references of both tests.
+    pub references: References,
 }
 
 impl Default for Thresholds {
@@ -40,6 +68,7 @@ impl Default for Thresholds {
             min_confidence: 0.1,
             knn_k: 10,
             max_far_fraction: 0.5,
+            references: References::Validation,
         }
     }
 }
@@ -179,22 +208,62 @@ pub fn infer(
         loader.indices(Split::Train),
         loader.indices(Split::Validation),
     );
-    let class_train: Vec<Vec<usize>> = info
+    let of_set = |idx: &[usize], name: &str| -> Vec<usize> {
+        let s = train_ds
+            .sets()
+            .iter()
+            .position(|s| s.name == name)
+            .expect("run classes exist");
+        idx.iter()
+            .copied()
+            .filter(|&i| train_ds.set_of(i) == Some(s))
+            .collect()
+    };
+    // With held-out references, each class's validation images are dealt alternately into
+    // a reference half and a test half, so a class is never tested against itself. Too few
+    // held-out images for two useful halves: the training images stand in, and it is said.
+    let mut th = th.clone();
+    let smallest = info
+        .classes
+        .iter()
+        .map(|c| of_set(val_idx, &c.name).len())
+        .min()
+        .unwrap_or(0);
+    if th.references == References::Validation && smallest < 2 * MIN_HELD_OUT_REFERENCES {
+        eprintln!(
+            "warning: a class has only {smallest} validation image(s), too few to split into held-out references and test images (need {}); using training latents as references",
+            2 * MIN_HELD_OUT_REFERENCES
+        );
+        th.references = References::Train;
+    }
+    let th = &th;
+    let (class_refs, class_tests): (Vec<Vec<usize>>, Vec<Vec<usize>>) = info
         .classes
         .iter()
         .map(|c| {
-            let s = train_ds
-                .sets()
-                .iter()
-                .position(|s| s.name == c.name)
-                .expect("run classes exist");
-            train_idx
-                .iter()
-                .copied()
-                .filter(|&i| train_ds.set_of(i) == Some(s))
-                .collect()
+            let val = of_set(val_idx, &c.name);
+            match th.references {
+                References::Train => (of_set(train_idx, &c.name), val),
+                References::Validation => (
+                    val.iter().copied().step_by(2).collect(),
+                    val.iter().copied().skip(1).step_by(2).collect(),
+                ),
+            }
         })
-        .collect();
+        .unzip();
+    if let Some((c, r)) = info
+        .classes
+        .iter()
+        .zip(&class_refs)
+        .find(|(_, r)| r.len() < 2)
+    {
+        bail!(
+            "class '{}' has {} reference image(s) (references: {:?}); need at least 2: train with a larger --validation or infer with --references train",
+            c.name,
+            r.len(),
+            th.references
+        );
+    }
 
     let mut targets = Vec::new();
     for dir in data {
@@ -209,7 +278,7 @@ pub fn infer(
                 },
             )?)
         };
-        for (s, set) in ds.sets().iter().enumerate() {
+        for set in ds.sets() {
             if only.is_some_and(|o| !o.contains(&set.name)) {
                 continue;
             }
@@ -221,11 +290,12 @@ pub fn infer(
             let (role, indices) = match class {
                 Some(c) => (
                     if c.known { "known" } else { "unknown" },
-                    val_idx
+                    class_tests[info
+                        .classes
                         .iter()
-                        .copied()
-                        .filter(|&i| ds.set_of(i) == Some(s))
-                        .collect::<Vec<_>>(),
+                        .position(|x| x.name == c.name)
+                        .expect("found")]
+                    .clone(),
                 ),
                 None => ("new", set.indices.clone()),
             };
@@ -272,7 +342,7 @@ pub fn infer(
                 .collect::<Result<Vec<_>>>()?,
         );
         zc.push(
-            class_train
+            class_refs
                 .iter()
                 .map(|idx| latents(&net, &train_ds, idx, &channels, &pool))
                 .collect::<Result<Vec<_>>>()?,

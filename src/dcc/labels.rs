@@ -1,12 +1,22 @@
-//! The σ/m label transform: y = log10(σ/m) with CDM counted as 0.01 cm²/g, min–max
-//! scaled to [0, 1] over the known sets only; and its inverse, used to read σ/m back
-//! off latent dimension 0.
+//! The σ/m label transform: y = log10(σ/m) with CDM (σ/m = 0 exactly) counted as
+//! 0.01 cm²/g, min–max scaled to [0, 1] over the known sets only; and its inverse, used
+//! to read σ/m back off latent dimension 0. Only σ = 0 is relabelled, as in the paper's
+//! code: 0 < σ/m < 0.01 keeps its own value.
 
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
 /// σ/m (cm²/g) that CDM (σ/m = 0) counts as.
 pub const CDM_SIGMA: f64 = 0.01;
+
+/// σ/m as labelled: CDM (exactly 0) counts as `CDM_SIGMA`, every other value as itself.
+pub fn relabel(sigma: f64) -> f64 {
+    if sigma == 0.0 {
+        CDM_SIGMA
+    } else {
+        sigma
+    }
+}
 
 /// The min–max scaling of log10 σ/m over the known sets.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -23,10 +33,7 @@ impl LabelMap {
         if let Some(s) = known_sigmas.iter().find(|s| !s.is_finite() || **s < 0.0) {
             bail!("σ/m must be a finite value ≥ 0, found {s}");
         }
-        let logs: Vec<f64> = known_sigmas
-            .iter()
-            .map(|&s| s.max(CDM_SIGMA).log10())
-            .collect();
+        let logs: Vec<f64> = known_sigmas.iter().map(|&s| relabel(s).log10()).collect();
         let lo = logs.iter().cloned().fold(f64::INFINITY, f64::min);
         let hi = logs.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
@@ -40,7 +47,7 @@ impl LabelMap {
 
     /// The label of σ/m.
     pub fn label(&self, sigma: f64) -> f64 {
-        (sigma.max(CDM_SIGMA).log10() - self.log_lo) / (self.log_hi - self.log_lo)
+        (relabel(sigma).log10() - self.log_lo) / (self.log_hi - self.log_lo)
     }
 
     /// log10 σ/m of a label.
@@ -68,9 +75,17 @@ mod tests {
     }
 
     #[test]
+    fn only_cdm_is_relabelled() {
+        let m = LabelMap::fit(&[0.0, 0.005, 1.0]).unwrap();
+        assert_eq!(m.label(0.005), 0.0, "0.005 stays below CDM's 0.01");
+        assert!(m.label(0.0) > 0.0);
+        assert!((m.sigma(m.label(0.005)) - 0.005).abs() < 1e-12);
+    }
+
+    #[test]
     fn one_known_value_cannot_define_the_axis() {
         assert!(LabelMap::fit(&[0.1, 0.1]).is_err());
-        assert!(LabelMap::fit(&[0.0, 0.005]).is_err());
+        assert!(LabelMap::fit(&[0.0, 0.01]).is_err(), "CDM counts as 0.01");
         assert!(LabelMap::fit(&[-1.0, 0.1]).is_err());
     }
 }

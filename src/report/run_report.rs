@@ -249,7 +249,7 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
             let Ok(v) = t.ds.column_f64(col) else { break };
             let tx = |x: Option<f64>| {
                 if col == "sigma" {
-                    x.map(|s| s.max(0.01).log10())
+                    x.map(|s| crate::dcc::labels::relabel(s).log10())
                 } else {
                     x
                 }
