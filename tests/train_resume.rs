@@ -262,6 +262,15 @@ fn infer_tests_classes_on_held_out_images_against_held_out_references() {
     };
     let held = infer(&[], &root.join("held.json"));
     let train = infer(&["--references", "train"], &root.join("train.json"));
+    let aug = infer(&["--augment"], &root.join("aug.json"));
+    assert_eq!(held["thresholds"]["augment"], false);
+    assert_eq!(aug["thresholds"]["augment"], true);
+    let median = |v: &serde_json::Value| v["sets"][0]["posterior"]["median"].as_f64().unwrap();
+    assert_ne!(
+        median(&held),
+        median(&aug),
+        "test-time augmentation changes the latents"
+    );
     assert_eq!(held["thresholds"]["references"], "validation");
     assert_eq!(train["thresholds"]["references"], "train");
     let images = |v: &serde_json::Value, set: &str| {

@@ -38,6 +38,12 @@ pub struct Args {
     /// Reuse a finished training of the same settings in --out: infer and check again only.
     #[arg(long)]
     pub reuse: bool,
+    /// Inference references: validation (held-out halves) or train.
+    #[arg(long, default_value = "validation")]
+    pub references: String,
+    /// Give inference images the training's random flips and rotation.
+    #[arg(long)]
+    pub infer_augment: bool,
 }
 
 /// Exit status of a demo whose run completed but whose science checks did not all hold.
@@ -55,6 +61,11 @@ pub fn run(a: Args) -> Result<()> {
         shifted: a.shifted,
         device: dcc::tensor::Device::select(&a.device)?,
         reuse: a.reuse,
+        thresholds: dcc::dcc::infer::Thresholds {
+            references: dcc::dcc::infer::References::parse(&a.references)?,
+            augment: a.infer_augment,
+            ..Default::default()
+        },
     };
     let (_, checks) = run_demo(&cfg)?;
     let failed = checks.iter().filter(|c| !c.pass).count();

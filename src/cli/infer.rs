@@ -36,6 +36,10 @@ pub struct Args {
     /// (its training images, which CCLP compacted).
     #[arg(long, default_value = "validation")]
     pub references: String,
+    /// Give inference images the training's random flips and rotation (drawn per image
+    /// from the run's seed), as the paper's loader does on every access.
+    #[arg(long)]
+    pub augment: bool,
     /// Where to write the JSON (default: RUN/infer.json).
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -59,6 +63,7 @@ pub fn run(a: Args) -> Result<()> {
         knn_k: a.knn_k,
         max_far_fraction: a.max_far_fraction,
         references: dcc::dcc::infer::References::parse(&a.references)?,
+        augment: a.augment,
     };
     let (inf, details) = infer(
         &a.run,

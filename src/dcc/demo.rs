@@ -41,6 +41,8 @@ pub struct DemoConfig {
     /// Keep a finished training of the same configuration in `out` and only infer and
     /// check again (to compare inference settings across seeds without retraining).
     pub reuse: bool,
+    /// Inference settings (references, test-time augmentation, verdict thresholds).
+    pub thresholds: Thresholds,
 }
 
 /// One acceptance criterion and whether it held.
@@ -349,7 +351,7 @@ fn infer_and_check(
         run,
         &[data.to_path_buf(), test.to_path_buf()],
         None,
-        &Thresholds::default(),
+        &cfg.thresholds,
         cfg.device,
     )?;
     eprintln!("[4/4] writing the report");

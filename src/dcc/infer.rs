@@ -60,6 +60,8 @@ pub struct Thresholds {
     pub max_far_fraction: f64,
     /// The class references of both tests.
     pub references: References,
+    /// Inference images get the training's random flips and rotation (seeded per image).
+    pub augment: bool,
 }
 
 impl Default for Thresholds {
@@ -69,6 +71,7 @@ impl Default for Thresholds {
             knn_k: 10,
             max_far_fraction: 0.5,
             references: References::Validation,
+            augment: false,
         }
     }
 }
@@ -323,6 +326,14 @@ pub fn infer(
     }
 
     let pool = Pool::on(device)?;
+    let aug = th.augment.then(|| super::latents::TestAugment {
+        config: crate::data::augment::AugmentConfig {
+            flips: cfg.flips,
+            rot90: false,
+            rotate: cfg.rotate,
+        },
+        seed: cfg.seed,
+    });
     let d = info
         .config
         .network
@@ -338,13 +349,13 @@ pub fn infer(
         z.push(
             targets
                 .iter()
-                .map(|t| latents(&net, &t.ds, &t.indices, &channels, &pool))
+                .map(|t| latents(&net, &t.ds, &t.indices, &channels, aug.as_ref(), &pool))
                 .collect::<Result<Vec<_>>>()?,
         );
         zc.push(
             class_refs
                 .iter()
-                .map(|idx| latents(&net, &train_ds, idx, &channels, &pool))
+                .map(|idx| latents(&net, &train_ds, idx, &channels, aug.as_ref(), &pool))
                 .collect::<Result<Vec<_>>>()?,
         );
     }
