@@ -204,6 +204,15 @@ fn checks(inf: &Inference, det: &Details) -> Result<(Vec<Check>, f64, f64)> {
             .map(|r| r[1..].iter().map(|&x| x as f64).collect())
             .collect()
     };
+    // The images the trust tests use (a class's own reference half left out).
+    let trusted = |i: usize| -> Vec<Vec<f64>> {
+        let all = rest(&det.latents[i]);
+        det.targets[i]
+            .trust_rows
+            .iter()
+            .map(|&r| all[r].clone())
+            .collect()
+    };
     let known_classes: Vec<Vec<Vec<f64>>> = det
         .info
         .classes
@@ -216,14 +225,14 @@ fn checks(inf: &Inference, det: &Details) -> Result<(Vec<Check>, f64, f64)> {
     let mut conf_in = Vec::new();
     for (j, &i) in in_sets.iter().enumerate() {
         conf_in.extend(subset_confidences(
-            &rest(&det.latents[i]),
+            &trusted(i),
             &known_classes,
             20,
             20,
             1 + j as u64,
         )?);
     }
-    let conf_sh = subset_confidences(&rest(&det.latents[sh]), &known_classes, 20, 60, 99)?;
+    let conf_sh = subset_confidences(&trusted(sh), &known_classes, 20, 60, 99)?;
     let conf_auc = auroc(&conf_in, &conf_sh);
     Ok((out, conf_auc, knn_auc))
 }

@@ -96,8 +96,11 @@ pub struct SetInference {
     pub name: String,
     /// Dataset directory it came from.
     pub data: PathBuf,
-    /// Images used.
+    /// Images used (by the posterior).
     pub images: usize,
+    /// Of those, the images the overlap and kNN tests use (a training class's own
+    /// reference half is left out).
+    pub trust_images: usize,
     /// "known", "unknown" (a training class with σ/m withheld; its validation images are
     /// used) or "new" (not seen in training).
     pub role: String,
@@ -148,8 +151,11 @@ pub struct Target {
     sigma: Option<f64>,
     /// The opened dataset.
     pub ds: Arc<Dataset>,
-    /// Images used.
+    /// Images used (the posterior reads them all).
     pub indices: Vec<usize>,
+    /// Positions in `indices` of the images the overlap and kNN tests use: with held-out
+    /// references, a training class's own reference half is left out.
+    pub trust_rows: Vec<usize>,
 }
 
 /// What the report needs beyond the JSON: latents of member 0 and where images came from.
@@ -240,20 +246,20 @@ pub fn infer(
         th.references = References::Train;
     }
     let th = &th;
-    let (class_refs, class_tests): (Vec<Vec<usize>>, Vec<Vec<usize>>) = info
+    let class_val: Vec<Vec<usize>> = info
         .classes
         .iter()
-        .map(|c| {
-            let val = of_set(val_idx, &c.name);
-            match th.references {
-                References::Train => (of_set(train_idx, &c.name), val),
-                References::Validation => (
-                    val.iter().copied().step_by(2).collect(),
-                    val.iter().copied().skip(1).step_by(2).collect(),
-                ),
-            }
+        .map(|c| of_set(val_idx, &c.name))
+        .collect();
+    let class_refs: Vec<Vec<usize>> = info
+        .classes
+        .iter()
+        .zip(&class_val)
+        .map(|(c, val)| match th.references {
+            References::Train => of_set(train_idx, &c.name),
+            References::Validation => val.iter().copied().step_by(2).collect(),
         })
-        .unzip();
+        .collect();
     if let Some((c, r)) = info
         .classes
         .iter()
@@ -293,7 +299,7 @@ pub fn infer(
             let (role, indices) = match class {
                 Some(c) => (
                     if c.known { "known" } else { "unknown" },
-                    class_tests[info
+                    class_val[info
                         .classes
                         .iter()
                         .position(|x| x.name == c.name)
@@ -301,6 +307,11 @@ pub fn infer(
                     .clone(),
                 ),
                 None => ("new", set.indices.clone()),
+            };
+            // The odd positions: the even ones are this class's references.
+            let trust_rows: Vec<usize> = match (class, th.references) {
+                (Some(_), References::Validation) => (1..indices.len()).step_by(2).collect(),
+                _ => (0..indices.len()).collect(),
             };
             if indices.len() < 2 {
                 bail!(
@@ -318,6 +329,7 @@ pub fn infer(
                 sigma: set.sigma,
                 ds: ds.clone(),
                 indices,
+                trust_rows,
             });
         }
     }
@@ -374,10 +386,13 @@ pub fn infer(
 
     let mut sets = Vec::new();
     for (ti, (t, post)) in targets.iter().zip(posts).enumerate() {
+        let zt: Vec<Vec<f32>> = (0..members)
+            .map(|r| pick_rows(&z[r][ti], &t.trust_rows, d))
+            .collect();
         let mut overlaps = Vec::new();
         for (ci, c) in info.classes.iter().enumerate() {
             let per: Vec<f64> = (0..members)
-                .map(|r| overlap(&rest(&z[r][ti]), &rest(&zc[r][ci])))
+                .map(|r| overlap(&rest(&zt[r]), &rest(&zc[r][ci])))
                 .collect::<Result<_>>()
                 .with_context(|| format!("overlap of set '{}' with class '{}'", t.name, c.name))?;
             let (mean, stderr) = mean_and_stderr(&per);
@@ -393,11 +408,11 @@ pub fn infer(
             .filter(|o| o.known)
             .max_by(|a, b| a.mean.total_cmp(&b.mean))
             .expect("≥ 2 known classes");
-        let mut ratio = vec![0.0; t.indices.len()];
+        let mut ratio = vec![0.0; t.trust_rows.len()];
         for r in 0..members {
             let train: Vec<f32> = zc[r].concat();
             let thr = training_threshold(&train, d, th.knn_k)?.max(f32::MIN_POSITIVE);
-            let dk = kth_distances(&z[r][ti], &train, d, th.knn_k, false)?;
+            let dk = kth_distances(&zt[r], &train, d, th.knn_k, false)?;
             for (acc, v) in ratio.iter_mut().zip(dk) {
                 *acc += (v / thr) as f64 / members as f64;
             }
@@ -410,6 +425,7 @@ pub fn infer(
             name: t.name.clone(),
             data: t.data.clone(),
             images: t.indices.len(),
+            trust_images: t.trust_rows.len(),
             role: t.role.clone(),
             catalog_sigma: t.sigma,
             posterior: post,
@@ -448,6 +464,13 @@ pub fn infer(
             channels,
         },
     ))
+}
+
+/// Rows `rows` of an N×d row-major matrix.
+fn pick_rows(m: &[f32], rows: &[usize], d: usize) -> Vec<f32> {
+    rows.iter()
+        .flat_map(|&r| m[r * d..(r + 1) * d].iter().copied())
+        .collect()
 }
 
 /// The readable summary table.
