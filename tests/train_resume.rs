@@ -262,9 +262,9 @@ fn infer_tests_classes_on_held_out_images_against_held_out_references() {
     };
     let held = infer(&[], &root.join("held.json"));
     let train = infer(&["--references", "train"], &root.join("train.json"));
-    let aug = infer(&["--augment"], &root.join("aug.json"));
-    assert_eq!(held["thresholds"]["augment"], false);
-    assert_eq!(aug["thresholds"]["augment"], true);
+    let aug = infer(&["--no-augment"], &root.join("raw.json"));
+    assert_eq!(held["thresholds"]["augment"], true);
+    assert_eq!(aug["thresholds"]["augment"], false);
     let median = |v: &serde_json::Value| v["sets"][0]["posterior"]["median"].as_f64().unwrap();
     assert_ne!(
         median(&held),

@@ -41,9 +41,9 @@ pub struct Args {
     /// Inference references: validation (held-out halves) or train.
     #[arg(long, default_value = "validation")]
     pub references: String,
-    /// Give inference images the training's random flips and rotation.
+    /// Infer on raw images instead of giving them the training's flips and rotation.
     #[arg(long)]
-    pub infer_augment: bool,
+    pub no_infer_augment: bool,
 }
 
 /// Exit status of a demo whose run completed but whose science checks did not all hold.
@@ -63,7 +63,7 @@ pub fn run(a: Args) -> Result<()> {
         reuse: a.reuse,
         thresholds: dcc::dcc::infer::Thresholds {
             references: dcc::dcc::infer::References::parse(&a.references)?,
-            augment: a.infer_augment,
+            augment: !a.no_infer_augment,
             ..Default::default()
         },
     };

@@ -36,10 +36,11 @@ pub struct Args {
     /// (its training images, which CCLP compacted).
     #[arg(long, default_value = "validation")]
     pub references: String,
-    /// Give inference images the training's random flips and rotation (drawn per image
-    /// from the run's seed), as the paper's loader does on every access.
+    /// Infer on the raw images; by default they get the training's random flips and
+    /// rotation (drawn per image from the run's seed), as the paper's loader does on every
+    /// access, so train and test see the same preprocessing.
     #[arg(long)]
-    pub augment: bool,
+    pub no_augment: bool,
     /// Where to write the JSON (default: RUN/infer.json).
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -63,7 +64,7 @@ pub fn run(a: Args) -> Result<()> {
         knn_k: a.knn_k,
         max_far_fraction: a.max_far_fraction,
         references: dcc::dcc::infer::References::parse(&a.references)?,
-        augment: a.augment,
+        augment: !a.no_augment,
     };
     let (inf, details) = infer(
         &a.run,
