@@ -341,7 +341,7 @@ pub fn infer(
     }
 
     let pool = Pool::on(device)?;
-    let aug = th.augment.then(|| super::latents::TestAugment {
+    let aug = th.augment.then_some(super::latents::TestAugment {
         config: crate::data::augment::AugmentConfig {
             flips: cfg.flips,
             rot90: false,

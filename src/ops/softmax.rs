@@ -48,76 +48,38 @@ impl Backward for SoftmaxBack {
     }
 }
 
+/// Softmax or log-softmax along the last axis, on the input's device.
+fn softmax_any(tape: &mut Tape, x: Var, log: bool) -> Result<Var> {
+    let what = if log { "log_softmax" } else { "softmax" };
+    let kk = last_axis(tape, x, what)?;
+    let out = match super::gpu_of(tape, what, &[x])? {
+        Some(gpu) => {
+            let out = Tensor::alloc_in(tape.pool(), tape.shape(x))?;
+            let rows = out.numel() / kk;
+            cu::softmax(&gpu, log, rows, kk, tape.value(x).ptr(), out.ptr())?;
+            out
+        }
+        None => {
+            let mut out = Tensor::uninit_in(tape.pool(), tape.shape(x));
+            if log {
+                k::log_softmax(out.data_mut(), tape.value(x).data(), kk);
+            } else {
+                k::softmax(out.data_mut(), tape.value(x).data(), kk);
+            }
+            out
+        }
+    };
+    Ok(tape.push(out, &[x], SoftmaxBack { x, k: kk, log }))
+}
+
 /// Softmax along the last axis.
 pub fn softmax(tape: &mut Tape, x: Var) -> Result<Var> {
-    let kk = last_axis(tape, x, "softmax")?;
-    if let Some(gpu) = super::gpu_of(tape, "softmax", &[x])? {
-        let out = Tensor::alloc_in(tape.pool(), tape.shape(x))?;
-        cu::softmax(
-            &gpu,
-            false,
-            out.numel() / kk,
-            kk,
-            tape.value(x).ptr(),
-            out.ptr(),
-        )?;
-        return Ok(tape.push(
-            out,
-            &[x],
-            SoftmaxBack {
-                x,
-                k: kk,
-                log: false,
-            },
-        ));
-    }
-    let mut out = Tensor::uninit_in(tape.pool(), tape.shape(x));
-    k::softmax(out.data_mut(), tape.value(x).data(), kk);
-    Ok(tape.push(
-        out,
-        &[x],
-        SoftmaxBack {
-            x,
-            k: kk,
-            log: false,
-        },
-    ))
+    softmax_any(tape, x, false)
 }
 
 /// Log-softmax along the last axis.
 pub fn log_softmax(tape: &mut Tape, x: Var) -> Result<Var> {
-    let kk = last_axis(tape, x, "log_softmax")?;
-    if let Some(gpu) = super::gpu_of(tape, "log_softmax", &[x])? {
-        let out = Tensor::alloc_in(tape.pool(), tape.shape(x))?;
-        cu::softmax(
-            &gpu,
-            true,
-            out.numel() / kk,
-            kk,
-            tape.value(x).ptr(),
-            out.ptr(),
-        )?;
-        return Ok(tape.push(
-            out,
-            &[x],
-            SoftmaxBack {
-                x,
-                k: kk,
-                log: true,
-            },
-        ));
-    }
-    let mut out = Tensor::uninit_in(tape.pool(), tape.shape(x));
-    k::log_softmax(out.data_mut(), tape.value(x).data(), kk);
-    Ok(tape.push(
-        out,
-        &[x],
-        SoftmaxBack {
-            x,
-            k: kk,
-            log: true,
-        },
-    ))
+    softmax_any(tape, x, true)
 }
 
 /// What the cross-entropy backward keeps: host rows, or device copies of the labels
