@@ -77,7 +77,7 @@ impl Trainer {
             Some(images.to_pool(&self.pool)?)
         };
         let images = uploaded.as_ref().unwrap_or(images);
-        let (mut grads, report) = {
+        let (grads, report) = {
             let mut tape = Tape::new(&self.pool);
             let bound = self.net.params.bind(&mut tape);
             let x = tape.frozen(images);
@@ -113,7 +113,6 @@ impl Trainer {
             e.0 += t.elapsed().as_secs_f64();
             e.2 += 1;
         }
-        grads.clear();
         self.steps += 1;
         Ok(report)
     }

@@ -152,11 +152,6 @@ impl Device {
             s => bail!("device '{s}': expected auto, cpu, cuda, cuda:N or cuda-emu"),
         }
     }
-
-    /// Whether kernels of this device run through the CUDA launchers.
-    pub fn is_gpu(self) -> bool {
-        self != Device::Cpu
-    }
 }
 
 enum Storage {
