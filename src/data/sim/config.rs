@@ -2,7 +2,7 @@
 //! plain configuration (`SetConfig`), the output channels, and `key=value` overrides, so
 //! that each domain shift of SCIENCE.md is a set definition rather than code.
 
-use super::halo::ConcentrationRelation;
+use super::halo::{ConcentrationRelation, CoreModel};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
@@ -60,14 +60,24 @@ pub struct SetConfig {
     pub log_dt: f64,
     /// Concentration–mass relation.
     pub concentration: ConcentrationRelation,
+    /// Shape of the SIDM core.
+    pub core: CoreModel,
+    /// Where each cluster centre lies on the pixel grid.
+    pub centre: Centring,
+    /// Strip subhaloes outside their tidal radius (false: their whole mass renormalised
+    /// inside it, as before; central pixels 2–4× too dense).
+    pub strip_subhaloes: bool,
     /// Factor on every concentration ("different simulation code": 1.2–1.5).
     pub concentration_factor: f64,
     /// Log-normal scatter of the concentration (dex).
     pub concentration_scatter_dex: f64,
     /// Redshift range, drawn uniformly.
     pub z_range: (f64, f64),
-    /// log10 M200/M☉ range, drawn uniformly.
+    /// log10 M200/M☉ range.
     pub log_m200_range: (f64, f64),
+    /// Cut-off M* (M☉) of the cluster mass function dn/dlnM ∝ M^−0.9·e^(−M/M*) that masses
+    /// are drawn from inside the range; None draws log M uniformly.
+    pub mass_cutoff: Option<f64>,
     /// Pixels per side.
     pub pixels: usize,
     /// Pixel side in kpc.
@@ -102,10 +112,14 @@ impl SetConfig {
             sigma,
             log_dt: 8.0,
             concentration: ConcentrationRelation::Duffy,
+            core: CoreModel::Extended,
+            centre: Centring::Field,
+            strip_subhaloes: false,
             concentration_factor: 1.0,
             concentration_scatter_dex: 0.11,
             z_range: (0.0, 0.4),
             log_m200_range: (14.0, 15.3),
+            mass_cutoff: None,
             pixels: 100,
             pixel_kpc: 20.0,
             gas_beta: 0.67,
@@ -193,6 +207,46 @@ impl SetConfig {
                 }
             }
             "logm" => self.log_m200_range = range(value)?,
+            "centre" => {
+                self.centre = match value {
+                    "field" => Centring::Field,
+                    "pixel" => Centring::Pixel,
+                    "jitter" => Centring::Jitter,
+                    o => bail!(
+                        "set '{}': centre= expects field, pixel or jitter, found '{o}'",
+                        self.name
+                    ),
+                }
+            }
+            "strip" => {
+                self.strip_subhaloes = match value {
+                    "on" | "true" => true,
+                    "off" | "false" => false,
+                    o => bail!("set '{}': strip= expects on or off, found '{o}'", self.name),
+                }
+            }
+            "core" => {
+                self.core = match value {
+                    "extended" => CoreModel::Extended,
+                    v => CoreModel::Conserving(positive(num(v).with_context(|| {
+                        format!(
+                            "set '{}': core= expects extended or a scale k > 0",
+                            self.name
+                        )
+                    })?)?),
+                }
+            }
+            "hmf" => {
+                self.mass_cutoff = match value {
+                    "flat" => None,
+                    v => Some(positive(num(v).with_context(|| {
+                        format!(
+                            "set '{}': hmf= expects flat or a cut-off mass M* in M☉",
+                            self.name
+                        )
+                    })?)?),
+                }
+            }
             "pixels" => {
                 let n = num(value)?;
                 if !(8.0..=4096.0).contains(&n) || n.fract() != 0.0 {
@@ -248,6 +302,24 @@ impl SetConfig {
 }
 
 /// The knobs `SetConfig::apply` accepts, with their meaning (for `--help` and the docs).
+/// Where a cluster's centre lies on the pixel grid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Centring {
+    /// The field's centre: the corner of the four middle pixels for an even side.
+    Field,
+    /// The centre of a pixel (the one right and below of the field's centre).
+    Pixel,
+    /// Uniform within ±½ pixel of a pixel's centre: the true centre of a map centred on
+    /// its peak pixel.
+    Jitter,
+}
+
+/// Suggested cut-off M* (M☉) of the cluster mass function (`hmf=3.5e14`): with the −0.9 slope of dn/dlnM it
+/// makes 10¹⁵ M☉ clusters about 75× rarer per dex than 10¹⁴ M☉ ones, close to the Tinker
+/// et al. 2008 function at z ≈ 0.2 over 10¹⁴–10¹⁵·³ M☉ [E].
+pub const MASS_CUTOFF: f64 = 3.5e14;
+
 pub const KNOBS: &[(&str, &str)] = &[
     ("name", "set name in the catalog"),
     ("sigma", "σ/m in cm²/g (0 = CDM)"),
@@ -261,6 +333,10 @@ pub const KNOBS: &[(&str, &str)] = &[
     ("cm", "concentration relation: duffy | dutton"),
     ("z", "redshift range lo..hi (0..0.4; shift 0.6..1)"),
     ("logm", "log10 M200 range lo..hi (14..15.3)"),
+    ("centre", "cluster centre: field (the field's centre: a pixel corner for an even side), pixel (a pixel's centre) or jitter (uniform within ±½ pixel of one) (field)"),
+    ("strip", "strip subhaloes outside their tidal radius: on, or off (whole mass inside it) (off)"),
+    ("core", "SIDM core: extended (SCIENCE.md's renormalised profile) or k: mass-conserving tanh core of scale k·r_c, e.g. 1.5 (extended)"),
+    ("hmf", "masses: flat in log M, or a cut-off M* in M☉ of dn/dlnM ∝ M^-0.9 e^(-M/M*), e.g. 3.5e14 (flat)"),
     ("pixels", "pixels per side (100)"),
     ("pixel_kpc", "pixel size in kpc (20; shift 10 or 40)"),
     ("beta", "mean gas β (0.67; shift 0.5 or 0.85)"),

@@ -4,11 +4,11 @@
 //! physical units, and `simulate_map` adds PSF and noise, normalises each channel by its
 //! maximum and returns the catalog record.
 
-use super::config::{Channel, SetConfig};
+use super::config::{Centring, Channel, SetConfig};
 use super::galaxies::SATELLITE_SIGMA_KPC;
 use super::galaxies::{bcg_mass_median, bcg_offset_median, Bcg};
 use super::gas::{central_density_median, feedback_strength, gas_fraction, BetaModel};
-use super::halo::{axis_ratio, core_radius_median, halo_r_delta, Halo};
+use super::halo::{axis_ratio, core_radius_median, draw_log_mass, halo_r_delta, Halo};
 use super::noise;
 use super::render::{gaussian_blur, Grid};
 use super::substructure::{add_subhalo, draw_subhaloes, Subhalo, SubhaloSettings};
@@ -80,6 +80,9 @@ pub struct ClusterParams {
     pub merger: Option<Merger>,
     /// X-ray peak counts when X-ray noise is on.
     pub xray_peak_counts: Option<f64>,
+    /// Where the cluster centre lies on the grid (kpc from the field's centre), per the
+    /// set's `centre`.
+    pub centre: (f64, f64),
 }
 
 impl ClusterParams {
@@ -108,13 +111,17 @@ fn uniform(rng: &mut ChaCha8Rng, (lo, hi): (f64, f64)) -> f64 {
 /// on σ/m or feedback: the same seed gives the same cluster whatever they are.
 pub fn draw_cluster(set: &SetConfig, rng: &mut ChaCha8Rng) -> ClusterParams {
     let z = uniform(rng, set.z_range);
-    let m200 = 10f64.powf(uniform(rng, set.log_m200_range));
+    let m200 = 10f64.powf(draw_log_mass(
+        rng.gen::<f64>(),
+        set.log_m200_range,
+        set.mass_cutoff,
+    ));
     let c_scatter = 10f64.powf(set.concentration_scatter_dex * normal(rng));
     let concentration = set.concentration.median(m200, z) * set.concentration_factor * c_scatter;
     let core_kpc = core_radius_median(set.sigma, m200) * 10f64.powf(CORE_SCATTER_DEX * normal(rng));
     let q0 = (0.65 + 0.12 * normal(rng)).clamp(0.35, 1.0);
     let pa = rng.gen::<f64>() * std::f64::consts::PI;
-    let full = Halo::new(m200, concentration, core_kpc, z);
+    let full = Halo::new(m200, concentration, core_kpc, z).with_core(set.core);
     // Gas and galaxies scale with the halo's M500, taken from the cuspy profile so that
     // the dark-matter core changes nothing but the dark matter.
     let cusp = Halo::new(m200, concentration, 0.0, z);
@@ -151,11 +158,12 @@ pub fn draw_cluster(set: &SetConfig, rng: &mut ChaCha8Rng) -> ClusterParams {
         relation: set.concentration,
         concentration_factor: set.concentration_factor,
         stellar_fraction: (0.01 * k, 0.03 * k),
+        strip: set.strip_subhaloes,
     };
     let subhaloes = draw_subhaloes(rng, &full, z, &subs);
     let m_subs: f64 = subhaloes.iter().map(|s| s.mass).sum();
     let m_smooth = (m200 - f_gas * m200 - bcg_mass - m_subs).max(0.3 * m200);
-    let host = Halo::with_radius(m_smooth, full.r200, concentration, core_kpc);
+    let host = Halo::with_radius(m_smooth, full.r200, concentration, core_kpc).with_core(set.core);
 
     let merger = if rng.gen::<f64>() < set.merger_fraction {
         Some(draw_merger(set, rng, m200, z, a, beta, f_gas))
@@ -165,6 +173,20 @@ pub fn draw_cluster(set: &SetConfig, rng: &mut ChaCha8Rng) -> ClusterParams {
     let xray_peak_counts = set
         .xray_counts
         .map(|(lo, hi)| (lo.ln() + (hi.ln() - lo.ln()) * rng.gen::<f64>()).exp());
+    // Drawn last, and only when jittered: every other draw stays as it was.
+    let on_pixel = if set.pixels.is_multiple_of(2) {
+        0.5 * set.pixel_kpc
+    } else {
+        0.0
+    };
+    let centre = match set.centre {
+        Centring::Field => (0.0, 0.0),
+        Centring::Pixel => (on_pixel, on_pixel),
+        Centring::Jitter => (
+            on_pixel + (rng.gen::<f64>() - 0.5) * set.pixel_kpc,
+            on_pixel + (rng.gen::<f64>() - 0.5) * set.pixel_kpc,
+        ),
+    };
     ClusterParams {
         z,
         m200,
@@ -183,6 +205,7 @@ pub fn draw_cluster(set: &SetConfig, rng: &mut ChaCha8Rng) -> ClusterParams {
         subhaloes,
         merger,
         xray_peak_counts,
+        centre,
     }
 }
 
@@ -210,7 +233,7 @@ fn draw_merger(
     let core = core_radius_median(set.sigma, mass) * 10f64.powf(CORE_SCATTER_DEX * normal(rng));
     let q0 = (0.65 + 0.12 * normal(rng)).clamp(0.35, 1.0);
     let pa = rng.gen::<f64>() * std::f64::consts::PI;
-    let halo = Halo::new(mass, c, core, z);
+    let halo = Halo::new(mass, c, core, z).with_core(set.core);
     let cusp = Halo::new(mass, c, 0.0, z);
     let r500 = halo_r_delta(&cusp, 500.0, z);
     let m500 = cusp.mass_3d(r500);
@@ -300,11 +323,13 @@ fn add_gas(
     });
 }
 
-/// Adds a central galaxy (at its offset from the host centre) to the mass and stellar maps.
-fn add_bcg(grid: &Grid, maps: &mut ClusterMaps, bcg: &Bcg) {
+/// Adds a central galaxy (at its offset from the host centre `c`) to the mass and stellar
+/// maps.
+fn add_bcg(grid: &Grid, maps: &mut ClusterMaps, bcg: &Bcg, c: (f64, f64)) {
     let profile = RadialTable::from_fn(|r| bcg.sigma(r));
     let ss = SUPERSAMPLE_PX * grid.pixel_kpc;
-    grid.for_each_sample(bcg.offset, ss, |p, dx, dy, w| {
+    let at = (c.0 + bcg.offset.0, c.1 + bcg.offset.1);
+    grid.for_each_sample(at, ss, |p, dx, dy, w| {
         let v = profile.at_squared(dx * dx + dy * dy) * w;
         maps.mass[p] += v;
         maps.stellar[p] += v;
@@ -327,24 +352,23 @@ pub fn render_cluster(params: &ClusterParams, set: &SetConfig) -> ClusterMaps {
         return maps;
     }
     let p = params;
-    add_halo(
-        &grid,
-        &mut maps.mass,
-        &p.host,
-        (0.0, 0.0),
-        p.q0,
-        p.pa,
-        p.sigma,
-    );
-    add_gas(&grid, &mut maps, &p.gas, (0.0, 0.0), p.gas_q, p.pa);
-    add_bcg(&grid, &mut maps, &p.bcg);
+    let c = p.centre;
+    let at = |d: (f64, f64)| (c.0 + d.0, c.1 + d.1);
+    add_halo(&grid, &mut maps.mass, &p.host, c, p.q0, p.pa, p.sigma);
+    add_gas(&grid, &mut maps, &p.gas, c, p.gas_q, p.pa);
+    add_bcg(&grid, &mut maps, &p.bcg, c);
     for s in &p.subhaloes {
-        add_subhalo(&mut maps.mass, &grid, (0.0, 0.0), s);
+        add_subhalo(&mut maps.mass, &grid, c, s);
         if s.stellar_mass > 0.0 {
-            grid.add_gaussian(&mut maps.mass, s.pos, SATELLITE_SIGMA_KPC, s.stellar_mass);
+            grid.add_gaussian(
+                &mut maps.mass,
+                at(s.pos),
+                SATELLITE_SIGMA_KPC,
+                s.stellar_mass,
+            );
             grid.add_gaussian(
                 &mut maps.stellar,
-                s.pos,
+                at(s.pos),
                 SATELLITE_SIGMA_KPC,
                 s.stellar_mass,
             );
@@ -355,19 +379,19 @@ pub fn render_cluster(params: &ClusterParams, set: &SetConfig) -> ClusterMaps {
             &grid,
             &mut maps.mass,
             &m.halo,
-            m.dm_pos,
+            at(m.dm_pos),
             m.q0,
             m.pa,
             p.sigma,
         );
-        add_gas(&grid, &mut maps, &m.gas, m.gas_pos, 1.0, 0.0);
-        add_bcg(&grid, &mut maps, &m.bcg);
+        add_gas(&grid, &mut maps, &m.gas, at(m.gas_pos), 1.0, 0.0);
+        add_bcg(&grid, &mut maps, &m.bcg, c);
     }
     if p.feedback_a != 0.0 {
         // AGN feedback flattens the total-mass centre: × [1 − 0.08a·e^(−R/40 kpc)].
         for iy in 0..grid.n {
             for ix in 0..grid.n {
-                let r = grid.coord(ix).hypot(grid.coord(iy));
+                let r = (grid.coord(ix) - c.0).hypot(grid.coord(iy) - c.1);
                 maps.mass[iy * grid.n + ix] *= 1.0 - 0.08 * p.feedback_a * (-r / 40.0).exp();
             }
         }

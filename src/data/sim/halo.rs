@@ -1,4 +1,5 @@
-//! Dark-matter haloes: NFW and SIDM-cored NFW density profiles, the Duffy and Dutton–Macciò
+//! Dark-matter haloes: NFW and SIDM-cored NFW (the mass-conserving coreNFW of Read, Agertz
+//! & Collins 2016: M(<r) = M_NFW(<r)·tanh(r/r_c)) density profiles, the Duffy and Dutton–Macciò
 //! concentration relations, the r_c(σ/m, M200) core scaling, the radius-dependent SIDM
 //! rounding, and projection to surface density — analytic for NFW (Bartelmann 1996;
 //! Wright & Brainerd 2000) and a line-of-sight integral into a 1-D table for cored haloes.
@@ -66,7 +67,21 @@ pub fn core_radius_median(sigma: f64, m200: f64) -> f64 {
     ln_rc.exp() * (m200 / 3.0e14).powf(0.7)
 }
 
-/// A spherical (cored) NFW halo: ρ = ρ0 r_s³ / [(r + r_c)(r + r_s)²], r_c = 0 for NFW.
+/// How an SIDM core reshapes the NFW profile.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub enum CoreModel {
+    /// Mass-conserving coreNFW, M(<r) = M_NFW(<r)·tanh(r/(k·r_c)): unchanged beyond
+    /// r₁ ≈ 3k·r_c. k = 1.5 gives the central density of SCIENCE.md's profile.
+    Conserving(f64),
+    /// SCIENCE.md's ρ0 r_s³/[(r + r_c)(r + r_s)²] renormalised to M200: depressed out to
+    /// ~10 r_c, outskirts raised by a few percent.
+    Extended,
+}
+
+/// A spherical (cored) NFW halo. The core moves mass outwards only inside a few r_c:
+/// M(<r) = M_NFW(<r)·tanh(r/r_c), so beyond ~3 r_c the profile is the NFW's to < 1 % and
+/// the outskirts are untouched (a core that multiplies ρ by r/(r + r_c) instead depresses
+/// it out to ~10 r_c and, renormalised, raises the outskirts). r_c = 0 is NFW.
 #[derive(Clone, Copy, Debug)]
 pub struct Halo {
     /// Mass inside r200 (M☉) that the profile is normalised to.
@@ -79,13 +94,16 @@ pub struct Halo {
     pub rs: f64,
     /// Core radius (kpc); 0 is a cusp.
     pub rc: f64,
+    /// How the core is shaped.
+    pub core: CoreModel,
     /// Density normalisation ρ0 (M☉/kpc³).
     pub rho0: f64,
 }
 
 impl Halo {
-    /// A halo with total mass `m200`, concentration `c` and core `rc` at redshift z; ρ0 is
-    /// set so that the mass inside r200 stays `m200` whatever the core.
+    /// A halo with total mass `m200`, concentration `c` and core `rc` (SCIENCE.md's
+    /// extended shape; `with_core` changes it) at redshift z; ρ0 is set so that the mass
+    /// inside r200 stays `m200` whatever the core.
     pub fn new(m200: f64, c: f64, rc: f64, z: f64) -> Halo {
         let r200 = cosmology::r_delta(m200, 200.0, z);
         Halo::with_radius(m200, r200, c, rc)
@@ -94,42 +112,86 @@ impl Halo {
     /// As `new`, with r200 given (subhaloes and normalisation tricks).
     pub fn with_radius(m200: f64, r200: f64, c: f64, rc: f64) -> Halo {
         let rs = r200 / c;
-        let mut h = Halo {
+        Halo {
             m200,
             r200,
             c,
             rs,
             rc: rc.max(0.0),
+            core: CoreModel::Extended,
             rho0: 1.0,
-        };
-        h.rho0 = m200 / h.mass_3d(r200);
-        h
+        }
+        .normalised()
+    }
+
+    /// The same halo with its core shaped by `core`, still holding M200 inside r200.
+    pub fn with_core(mut self, core: CoreModel) -> Halo {
+        self.core = core;
+        self.normalised()
+    }
+
+    fn normalised(mut self) -> Halo {
+        self.rho0 = 1.0;
+        self.rho0 = self.m200 / self.mass_3d(self.r200);
+        self
+    }
+
+    /// The cusp's enclosed mass M_NFW(<r).
+    fn mass_nfw(&self, r: f64) -> f64 {
+        4.0 * PI * self.rho0 * self.rs.powi(3) * nfw_mass_shape(r / self.rs)
     }
 
     /// Density at radius r (M☉/kpc³).
     pub fn density(&self, r: f64) -> f64 {
-        self.rho0 * self.rs.powi(3) / ((r + self.rc) * (r + self.rs).powi(2))
+        let r = r.max(1e-9);
+        let nfw = self.rho0 * self.rs.powi(3) / (r * (r + self.rs).powi(2));
+        if self.rc <= 0.0 {
+            return nfw;
+        }
+        match self.core {
+            CoreModel::Extended => {
+                self.rho0 * self.rs.powi(3) / ((r + self.rc) * (r + self.rs).powi(2))
+            }
+            CoreModel::Conserving(k) => {
+                // dM/dr / 4πr² of M_NFW·tanh(r/a): f·ρ_NFW + (1 − f²)·M_NFW / (4π r² a).
+                let a = k * self.rc;
+                let f = (r / a).tanh();
+                // Near the centre M_NFW/r² → 2π ρ0 r_s; the series keeps the core exact.
+                let m_over_r2 = if r < 1e-4 * self.rs {
+                    2.0 * PI * self.rho0 * self.rs * (1.0 - 4.0 * r / (3.0 * self.rs))
+                } else {
+                    self.mass_nfw(r) / (r * r)
+                };
+                f * nfw + (1.0 - f * f) * m_over_r2 / (4.0 * PI * a)
+            }
+        }
     }
 
-    /// Mass inside the sphere of radius r, analytic by partial fractions of
-    /// r²/[(r + a)(r + b)²] with a = r_c, b = r_s.
+    /// Mass inside the sphere of radius r.
     pub fn mass_3d(&self, r: f64) -> f64 {
-        let b = self.rs;
-        let shape = if self.rc <= 0.0 {
-            nfw_mass_shape(r / b)
-        } else {
-            // A core equal to r_s makes the fraction degenerate; nudge it.
-            let a = if (self.rc - b).abs() < 1e-6 * b {
-                b * (1.0 - 1e-6)
-            } else {
-                self.rc
-            };
-            let ca = a * a / ((b - a) * (b - a));
-            let cb = 1.0 - ca;
-            let cc = b * b / (a - b);
-            ca * ((r + a) / a).ln() + cb * ((r + b) / b).ln() + cc * (1.0 / b - 1.0 / (r + b))
-        };
-        4.0 * PI * self.rho0 * self.rs.powi(3) * shape
+        if self.rc <= 0.0 {
+            return self.mass_nfw(r);
+        }
+        match self.core {
+            CoreModel::Conserving(k) => self.mass_nfw(r) * (r / (k * self.rc)).tanh(),
+            CoreModel::Extended => {
+                // Partial fractions of r²/[(r + a)(r + b)²], a = r_c, b = r_s; a core equal
+                // to r_s makes the fraction degenerate, so nudge it.
+                let b = self.rs;
+                let a = if (self.rc - b).abs() < 1e-6 * b {
+                    b * (1.0 - 1e-6)
+                } else {
+                    self.rc
+                };
+                let ca = a * a / ((b - a) * (b - a));
+                let cb = 1.0 - ca;
+                let cc = b * b / (a - b);
+                let shape = ca * ((r + a) / a).ln()
+                    + cb * ((r + b) / b).ln()
+                    + cc * (1.0 / b - 1.0 / (r + b));
+                4.0 * PI * self.rho0 * self.rs.powi(3) * shape
+            }
+        }
     }
 
     /// Analytic projected NFW surface density at R (M☉/kpc²); ignores the core.
@@ -226,6 +288,35 @@ pub fn nfw_mass_2d_shape(x: f64) -> f64 {
         2.0 / (x * x - 1.0).sqrt() * ((x - 1.0) / (x + 1.0)).sqrt().atan()
     };
     (x / 2.0).ln() + h
+}
+
+/// log10 M200 for the uniform variate `u`: the inverse CDF of dn/dlnM ∝ M^−0.9·e^(−M/M*)
+/// inside `range` (log10 M☉), or uniform in log M without a cut-off. One variate per
+/// cluster whatever the mass function, so the rest of a cluster's draws stay put.
+pub fn draw_log_mass(u: f64, range: (f64, f64), cutoff: Option<f64>) -> f64 {
+    let (lo, hi) = range;
+    let Some(m_star) = cutoff.filter(|_| hi > lo) else {
+        return lo + (hi - lo) * u;
+    };
+    const N: usize = 1024;
+    let x = |i: usize| lo + (hi - lo) * i as f64 / (N - 1) as f64;
+    let pdf = |x: f64| {
+        let m = 10f64.powf(x);
+        (m / 1e14).powf(-0.9) * (-m / m_star).exp()
+    };
+    let mut cdf = vec![0.0; N];
+    for i in 1..N {
+        cdf[i] = cdf[i - 1] + 0.5 * (pdf(x(i - 1)) + pdf(x(i)));
+    }
+    let target = u * cdf[N - 1];
+    let i = cdf.partition_point(|&c| c < target).clamp(1, N - 1);
+    let (c0, c1) = (cdf[i - 1], cdf[i]);
+    let f = if c1 > c0 {
+        (target - c0) / (c1 - c0)
+    } else {
+        0.0
+    };
+    x(i - 1) + f * (x(i) - x(i - 1))
 }
 
 /// Axis ratio at projected radius R: q(R) = q0 + (1 − q0)·A·e^(−R/r1), the SIDM rounding

@@ -42,8 +42,14 @@ fn projected_mass_formula_integrates_the_surface_density() {
 
 #[test]
 fn cored_halo_keeps_m200_and_its_mass_integrates_the_density() {
-    for &rc in &[0.0, 1.6, 35.0, 120.0] {
-        let h = Halo::new(3e14, 4.0, rc, 0.0);
+    for (&rc, core) in [0.0, 1.6, 35.0, 120.0, 35.0].iter().zip([
+        CoreModel::Conserving(1.5),
+        CoreModel::Conserving(1.5),
+        CoreModel::Conserving(3.0),
+        CoreModel::Conserving(1.5),
+        CoreModel::Extended,
+    ]) {
+        let h = Halo::new(3e14, 4.0, rc, 0.0).with_core(core);
         assert!((h.mass_3d(h.r200) - 3e14).abs() < 1e-9 * 3e14);
         let m = simpson(
             |u: f64| {
@@ -62,7 +68,7 @@ fn cored_halo_keeps_m200_and_its_mass_integrates_the_density() {
 #[test]
 fn a_core_lowers_the_central_surface_density_and_keeps_the_outskirts() {
     let cusp = Halo::new(3e14, 4.0, 0.0, 0.2);
-    let core = Halo::new(3e14, 4.0, 35.0, 0.2);
+    let core = Halo::new(3e14, 4.0, 35.0, 0.2).with_core(CoreModel::Conserving(1.5));
     let (pc, pk) = (cusp.projected(), core.projected());
     assert!(pk.at(1.0) < 0.6 * pc.at(1.0));
     for &r in &[0.3, 8.0, 35.0, 140.0, 900.0] {
@@ -72,9 +78,30 @@ fn a_core_lowers_the_central_surface_density_and_keeps_the_outskirts() {
             "R = {r}: table {t} vs integral {n}"
         );
     }
-    let outer = pk.at(1500.0) / pc.at(1500.0);
-    // Renormalising to M200 lifts the outskirts a little: (r + r_c) reaches far out.
-    assert!((outer - 1.0).abs() < 0.1, "outer ratio {outer}");
+    // Mass-conserving: beyond r₁ ≈ 3k·r_c (k = 1.5) the core leaves the profile as it was.
+    for &r in &[350.0, 1500.0] {
+        let ratio = pk.at(r) / pc.at(r);
+        assert!((ratio - 1.0).abs() < 0.01, "R = {r}: ratio {ratio}");
+    }
+    for &r in &[4.5 * 35.0, 10.0 * 35.0, 2000.0] {
+        let (m, mc) = (core.mass_3d(r), cusp.mass_3d(r));
+        assert!(m <= mc && m > 0.99 * mc, "r = {r}: {m} vs {mc}");
+        let (d, dc) = (core.density(r), cusp.density(r));
+        assert!((d / dc - 1.0).abs() < 0.02, "r = {r}: density {d} vs {dc}");
+    }
+    // The core is flat: the density at 0.01 r_c and at r_c/10 differ by little, and the
+    // centre has the density of SCIENCE.md's profile with the same r_c (within 15 %).
+    let (d0, d1) = (core.density(0.35), core.density(3.5));
+    assert!(d0.is_finite() && d1 < d0 && d1 > 0.8 * d0, "{d0} {d1}");
+    let old = core.with_core(CoreModel::Extended);
+    assert!(
+        (old.density(0.35) / d0 - 1.0).abs() < 0.15,
+        "{} {d0}",
+        old.density(0.35)
+    );
+    // That profile keeps M200 too but reaches far out.
+    assert!((old.mass_3d(old.r200) / 3e14 - 1.0).abs() < 1e-9);
+    assert!(old.density(105.0) < 0.9 * cusp.density(105.0));
 }
 
 #[test]
@@ -143,4 +170,28 @@ fn sidm_rounding_pulls_the_centre_round_only_for_sidm() {
     assert!((q1 - (0.6 + 0.4 * 0.6)).abs() < 1e-12);
     assert!(axis_ratio(0.6, 1.0, 1500.0, 150.0) < 0.6001);
     assert!((axis_ratio(0.6, 4.0, 0.0, 150.0) - 1.0).abs() < 1e-12);
+}
+
+#[test]
+fn masses_follow_the_mass_function_and_a_flat_range_stays_flat() {
+    let n = 20000;
+    let draws: Vec<f64> = (0..n)
+        .map(|i| draw_log_mass((i as f64 + 0.5) / n as f64, (14.0, 15.3), Some(3.5e14)))
+        .collect();
+    assert!(draws.windows(2).all(|w| w[0] <= w[1]), "monotone in u");
+    assert!(draws.iter().all(|x| (14.0..=15.3).contains(x)));
+    // Per dex, 10^15 is far rarer than 10^14: most clusters lie in the lowest third.
+    let below = |x: f64| draws.iter().filter(|&&v| v < x).count() as f64 / n as f64;
+    assert!(below(14.4) > 0.6, "{}", below(14.4));
+    assert!(below(15.0) > 0.97, "{}", below(15.0));
+    // The density ratio between 10^14.1 and 10^15.1 is the function's own.
+    let count = |a: f64| below(a + 0.05) - below(a - 0.05);
+    let want = |x: f64| {
+        let m = 10f64.powf(x);
+        m.powf(-0.9) * (-m / 3.5e14).exp()
+    };
+    let (got, exact) = (count(14.1) / count(14.6), want(14.1) / want(14.6));
+    assert!((got / exact - 1.0).abs() < 0.05, "{got} vs {exact}");
+    assert_eq!(draw_log_mass(0.25, (14.0, 15.0), None), 14.25);
+    assert_eq!(draw_log_mass(0.7, (14.5, 14.5), Some(3.5e14)), 14.5);
 }

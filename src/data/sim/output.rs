@@ -98,6 +98,8 @@ pub fn catalog_columns(channels: &[Channel]) -> Vec<String> {
         "cool_core",
         "stellar_fraction",
         "n_subhaloes",
+        "centre_x_kpc",
+        "centre_y_kpc",
         "pixel_kpc",
         "index",
     ];
@@ -138,6 +140,8 @@ pub fn catalog_row(set: &SetConfig, index: usize, map: &SimulatedMap) -> Vec<Str
         (p.cool_core as u8).to_string(),
         sig7(p.stellar_fraction()),
         p.subhaloes.len().to_string(),
+        sig7(p.centre.0),
+        sig7(p.centre.1),
         sig7(set.pixel_kpc),
         index.to_string(),
     ];

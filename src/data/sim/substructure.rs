@@ -1,7 +1,9 @@
-//! Substructure: subhalo masses from dN/dm ∝ m^−1.9 [S:0809.0898] between 10¹¹ M☉ and
-//! 0.1 M200 until about 10 % of M200 is drawn, positions following an NFW profile with
-//! c/3, each a tidally truncated NFW (Jacobi radius), projected through a shared 2-D table.
-//! Units: kpc, M☉.
+//! Substructure: subhalo infall masses from dN/dm ∝ m^−1.9 [S:0809.0898] between 10¹¹ M☉
+//! and 0.1 M200 until they reach about 10 % of M200, positions following an
+//! NFW profile with c/3, each an NFW stripped at its tidal (Jacobi) radius: the profile
+//! inside r_t is the infall halo's, the mass outside is lost to the host (so a subhalo's
+//! centre is as dense as before infall, not brighter). Projected through a shared 2-D
+//! table. Units: kpc, M☉.
 
 use super::halo::{nfw_mass_shape, ConcentrationRelation, Halo};
 use super::table::fast_ln;
@@ -17,13 +19,15 @@ pub const M_MIN: f64 = 1.0e11;
 /// One subhalo, in projection.
 #[derive(Clone, Copy, Debug)]
 pub struct Subhalo {
-    /// Bound mass (M☉).
+    /// Bound mass (M☉): the infall NFW's mass inside r_t.
     pub mass: f64,
+    /// Mass before infall, M200 of the subhalo (M☉).
+    pub infall_mass: f64,
     /// Projected position relative to the host centre (kpc).
     pub pos: (f64, f64),
     /// Scale radius (kpc).
     pub rs: f64,
-    /// Truncation radius (kpc).
+    /// Truncation radius (kpc), at most the subhalo's own r200.
     pub rt: f64,
     /// Stellar mass of its satellite galaxy (M☉).
     pub stellar_mass: f64,
@@ -63,9 +67,13 @@ pub struct SubhaloSettings {
     pub concentration_factor: f64,
     /// Satellite stellar mass over subhalo mass, drawn in [lo, hi].
     pub stellar_fraction: (f64, f64),
+    /// Strip each subhalo outside r_t (false: its whole infall mass inside r_t).
+    pub strip: bool,
 }
 
-/// Draws subhaloes of `host` until their total reaches `mass_fraction`·M200.
+/// Draws subhaloes of `host` until their infall masses reach `mass_fraction`·M200 (the
+/// population, and its satellite galaxies, as before stripping; the stripped mass stays
+/// in the host).
 pub fn draw_subhaloes(
     rng: &mut impl Rng,
     host: &Halo,
@@ -77,25 +85,32 @@ pub fn draw_subhaloes(
     let mut subs = Vec::new();
     let mut total = 0.0;
     while total < target && subs.len() < 10_000 {
-        let mass = draw_power_law(rng, M_MIN, hi, MASS_FUNCTION_SLOPE);
+        let infall = draw_power_law(rng, M_MIN, hi, MASS_FUNCTION_SLOPE);
         let r3 = draw_nfw_radius(rng, host.r200, host.c / 3.0).max(1.0);
         let cos_t: f64 = rng.gen_range(-1.0..1.0);
         let phi: f64 = rng.gen_range(0.0..std::f64::consts::TAU);
         let sin_t = (1.0 - cos_t * cos_t).sqrt();
         let pos = (r3 * sin_t * phi.cos(), r3 * sin_t * phi.sin());
-        let c = 1.5 * s.relation.median(mass, z) * s.concentration_factor;
-        let rs = cosmology::r_delta(mass, 200.0, z) / c;
-        let jacobi = r3 * (mass / (3.0 * host.mass_3d(r3))).cbrt();
-        let rt = jacobi.clamp(0.5 * rs, 30.0 * rs);
+        let c = 1.5 * s.relation.median(infall, z) * s.concentration_factor;
+        let rs = cosmology::r_delta(infall, 200.0, z) / c;
+        let jacobi = r3 * (infall / (3.0 * host.mass_3d(r3))).cbrt();
+        let (rt, mass) = if s.strip {
+            let rt = jacobi.clamp(0.5 * rs, c * rs);
+            (rt, infall * nfw_mass_shape(rt / rs) / nfw_mass_shape(c))
+        } else {
+            (jacobi.clamp(0.5 * rs, 30.0 * rs), infall)
+        };
+        // Stars sit deep in the potential: the satellite keeps the infall halo's galaxy.
         let fstar = rng.gen_range(s.stellar_fraction.0..=s.stellar_fraction.1);
         subs.push(Subhalo {
             mass,
+            infall_mass: infall,
             pos,
             rs,
             rt,
-            stellar_mass: fstar * mass,
+            stellar_mass: fstar * infall,
         });
-        total += mass;
+        total += infall;
     }
     subs
 }
@@ -166,7 +181,8 @@ pub fn truncated_nfw_shape(u: f64, tau: f64) -> f64 {
         + (v(iu, it + 1) * (1.0 - a) + v(iu + 1, it + 1) * a) * b
 }
 
-/// Adds a subhalo's dark matter (mass-normalised over its truncation disc) to `map`.
+/// Adds a subhalo's dark matter (its bound mass spread over its truncation disc, which
+/// keeps the infall profile's central density) to `map`.
 pub fn add_subhalo(map: &mut [f64], grid: &Grid, centre: (f64, f64), s: &Subhalo) {
     let tau = s.rt / s.rs;
     let pos = (centre.0 + s.pos.0, centre.1 + s.pos.1);
@@ -205,11 +221,12 @@ mod tests {
             relation: ConcentrationRelation::Duffy,
             concentration_factor: 1.0,
             stellar_fraction: (0.01, 0.03),
+            strip: true,
         };
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         for _ in 0..20 {
             let subs = draw_subhaloes(&mut rng, &host, 0.2, &set);
-            let total: f64 = subs.iter().map(|s| s.mass).sum();
+            let total: f64 = subs.iter().map(|s| s.infall_mass).sum();
             assert!(
                 (0.1..0.2).contains(&(total / host.m200)),
                 "{}",
@@ -217,11 +234,56 @@ mod tests {
             );
             for s in &subs {
                 assert!(s.rt > 0.0 && s.rt <= 30.0 * s.rs);
-                let f = s.stellar_mass / s.mass;
+                let f = s.stellar_mass / s.infall_mass;
                 assert!((0.01..=0.03).contains(&f));
+                assert!(s.mass <= s.infall_mass && s.mass > 0.0);
                 assert!((s.pos.0.powi(2) + s.pos.1.powi(2)).sqrt() <= host.r200 * 1.0001);
             }
         }
+    }
+
+    #[test]
+    fn stripping_keeps_the_infall_profile_inside_the_tidal_radius() {
+        // The bound mass is the infall NFW's mass inside r_t, so the stamp's central
+        // surface density (its chord integral out to r_t) is the infall halo's, minus only
+        // the line-of-sight tail beyond r_t: never above it.
+        let host = Halo::new(8e14, 4.0, 0.0, 0.2);
+        let set = SubhaloSettings {
+            mass_fraction: 0.1,
+            relation: ConcentrationRelation::Duffy,
+            concentration_factor: 1.0,
+            stellar_fraction: (0.01, 0.03),
+            strip: true,
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let subs = draw_subhaloes(&mut rng, &host, 0.2, &set);
+        let mut stripped = 0;
+        for s in subs.iter().take(200) {
+            let c = s.infall_mass / s.mass;
+            assert!(c >= 1.0 - 1e-12);
+            if c > 1.5 {
+                stripped += 1;
+            }
+            // Σ at R = 0.05 r_t: the stamp against the untruncated infall NFW.
+            let tau = s.rt / s.rs;
+            let (nr, mut norm) = (4000, 0.0);
+            for i in 0..nr {
+                let u = (i as f64 + 0.5) / nr as f64;
+                norm += truncated_nfw_shape(u, tau) * u * 2.0 * std::f64::consts::PI / nr as f64;
+            }
+            let stamp = s.mass / (s.rt * s.rt) * truncated_nfw_shape(0.05, tau) / norm;
+            let r200 = cosmology::r_delta(s.infall_mass, 200.0, 0.2);
+            let nfw = Halo::with_radius(s.infall_mass, r200, r200 / s.rs, 0.0);
+            let want = nfw.sigma_nfw(0.05 * s.rt);
+            assert!(
+                stamp <= want * 1.03 && stamp > 0.5 * want,
+                "stamp {stamp} vs infall NFW {want} (τ = {tau})"
+            );
+        }
+        assert!(
+            stripped > 10,
+            "most subhaloes near the centre lose mass: {stripped}"
+        );
     }
 
     #[test]
