@@ -2,10 +2,11 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args as ClapArgs;
+use dcc::data::augment::Interpolation;
 use dcc::data::dataset::{Dataset, OpenOptions};
 use dcc::data::npy::write_atomic;
 use dcc::dcc::loss::LossWeights;
-use dcc::dcc::run::{RunInfo, TrainConfig};
+use dcc::dcc::run::{ClassGrouping, MemberBatches, RunInfo, TrainConfig};
 use dcc::dcc::train::train;
 use dcc::nn::config::NetConfig;
 use dcc::tensor::Device;
@@ -26,9 +27,17 @@ pub struct Args {
     /// Known sets (comma-separated set names); their σ/m anchors latent dimension 0.
     #[arg(long, value_delimiter = ',', required_unless_present = "resume")]
     pub known: Vec<String>,
-    /// Unknown sets: trained as their own classes, σ/m withheld.
+    /// Unknown sets: trained as classes with σ/m withheld.
     #[arg(long, value_delimiter = ',')]
     pub unknown: Vec<String>,
+    /// by-sigma: one class per σ/m label (the paper's code: known sets sharing a σ/m are
+    /// one class); by-set: one class per set.
+    #[arg(long, default_value = "by-sigma")]
+    pub classes: String,
+    /// shared: every ensemble member trains on the same batches; independent: each draws
+    /// its own shuffles and augmentations (the paper's separately trained repeats).
+    #[arg(long, default_value = "shared")]
+    pub member_batches: String,
     /// Ensemble members.
     #[arg(long, default_value_t = 3)]
     pub ensemble: usize,
@@ -59,12 +68,19 @@ pub struct Args {
     /// ReduceLROnPlateau patience in epochs.
     #[arg(long, default_value_t = 10)]
     pub patience: u32,
+    /// ReduceLROnPlateau factor (the paper's code halves the rate).
+    #[arg(long, default_value_t = 0.5)]
+    pub factor: f64,
     /// Turn off random flips.
     #[arg(long)]
     pub no_flips: bool,
     /// Turn off random rotations.
     #[arg(long)]
     pub no_rotate: bool,
+    /// How rotations sample the image: nearest (the paper's torchvision default) or
+    /// bilinear.
+    #[arg(long, default_value = "nearest")]
+    pub rotation: String,
     /// Skip images with NaN/Inf pixels instead of refusing the dataset.
     #[arg(long)]
     pub skip_bad: bool,
@@ -112,8 +128,15 @@ pub fn run(a: Args) -> Result<()> {
         cfg.channels = a.channels;
         cfg.loss = LossWeights { class, cclp, dist };
         cfg.patience = a.patience;
+        if !(a.factor > 0.0 && a.factor < 1.0) {
+            bail!("--factor must lie in (0, 1), found {}", a.factor);
+        }
+        cfg.factor = a.factor;
+        cfg.classes = ClassGrouping::parse(&a.classes)?;
+        cfg.member_batches = MemberBatches::parse(&a.member_batches)?;
         cfg.flips = !a.no_flips;
         cfg.rotate = !a.no_rotate;
+        cfg.rotation = Interpolation::parse(&a.rotation)?;
         cfg.skip_bad = a.skip_bad;
         cfg.dist_warmup = a.dist_warmup;
         let options = OpenOptions {
@@ -132,16 +155,8 @@ pub fn run(a: Args) -> Result<()> {
         c.ensemble,
         c.network.name,
         c.data.display(),
-        info.classes.len(),
-        info.classes
-            .iter()
-            .map(|k| if k.known {
-                k.name.clone()
-            } else {
-                format!("{}*", k.name)
-            })
-            .collect::<Vec<_>>()
-            .join(", "),
+        info.class_count(),
+        info.class_names().join(", "),
         c.epochs,
         c.batch,
         rayon::current_num_threads()

@@ -1,5 +1,6 @@
 //! Per-image augmentation and preprocessing on H×W channel planes: flips, rot90, rotation
-//! by an arbitrary angle (bilinear, about the image centre, zero outside), per-channel max
+//! by an arbitrary angle (nearest-neighbour as torchvision's RandomRotation, which the
+//! paper uses, or bilinear; about the image centre, zero outside), per-channel max
 //! normalisation and the mix-up label. Owns the pixel maths only; which transform an image
 //! gets (the seeded draw) is decided here too, from an RNG the loader hands in.
 //!
@@ -16,8 +17,32 @@ pub struct AugmentConfig {
     pub flips: bool,
     /// Random rotation by a multiple of 90° (square images only).
     pub rot90: bool,
-    /// Random rotation by an angle uniform in [0°, 180°), bilinear.
+    /// Random rotation by an angle uniform in [0°, 180°).
     pub rotate: bool,
+    /// How a rotation samples the source.
+    pub interpolation: Interpolation,
+}
+
+/// How a rotation by an arbitrary angle samples the source image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Interpolation {
+    /// The nearest source pixel (torchvision's default, the paper's): pixel values and
+    /// the map's noise statistics are kept, nothing is smoothed.
+    Nearest,
+    /// Bilinear: smooths by up to a pixel, differently at each angle.
+    Bilinear,
+}
+
+impl Interpolation {
+    /// Parses `nearest` or `bilinear`.
+    pub fn parse(s: &str) -> anyhow::Result<Interpolation> {
+        match s {
+            "nearest" => Ok(Interpolation::Nearest),
+            "bilinear" => Ok(Interpolation::Bilinear),
+            _ => anyhow::bail!("rotation interpolation '{s}': expected nearest or bilinear"),
+        }
+    }
 }
 
 impl AugmentConfig {
@@ -27,6 +52,7 @@ impl AugmentConfig {
             flips: true,
             rot90: false,
             rotate: true,
+            interpolation: Interpolation::Nearest,
         }
     }
 
@@ -36,6 +62,7 @@ impl AugmentConfig {
             flips: false,
             rot90: false,
             rotate: false,
+            interpolation: Interpolation::Nearest,
         }
     }
 }
@@ -49,8 +76,10 @@ pub struct Transform {
     pub flip_v: bool,
     /// Counter-clockwise quarter turns, 0..4.
     pub quarter_turns: u8,
-    /// Extra counter-clockwise rotation in degrees (bilinear when not a multiple of 90).
+    /// Extra counter-clockwise rotation in degrees (interpolated when not a multiple of 90).
     pub angle_deg: f64,
+    /// How an angle that is not a multiple of 90° samples the source.
+    pub interpolation: Interpolation,
 }
 
 impl Transform {
@@ -60,6 +89,7 @@ impl Transform {
         flip_v: false,
         quarter_turns: 0,
         angle_deg: 0.0,
+        interpolation: Interpolation::Bilinear,
     };
 
     /// Draws a transform for one image from `rng`; the draws are made in a fixed order
@@ -76,6 +106,7 @@ impl Transform {
             flip_v: config.flips && fv,
             quarter_turns: if config.rot90 { q } else { 0 },
             angle_deg: if config.rotate { a } else { 0.0 },
+            interpolation: config.interpolation,
         }
     }
 
@@ -109,8 +140,35 @@ impl Transform {
             for (s, d) in src.chunks_exact(h * w).zip(dst.chunks_exact_mut(h * w)) {
                 remap_exact(self.matrix(), s, d, h, w);
             }
+        } else if self.interpolation == Interpolation::Nearest {
+            remap_nearest(self.matrix(), src, dst, h, w);
         } else {
             remap_bilinear(self.matrix(), src, dst, h, w);
+        }
+    }
+}
+
+/// Nearest-neighbour remap of every H×W plane of `src` into `dst`, zero where the nearest
+/// source pixel lies outside (a source point exactly half-way rounds up).
+fn remap_nearest(m: [f64; 4], src: &[f32], dst: &mut [f32], h: usize, w: usize) {
+    let hw = h * w;
+    let (cx, cy) = ((w as f64 - 1.0) / 2.0, (h as f64 - 1.0) / 2.0);
+    // Source index per output pixel, computed once for all planes (u32::MAX = outside).
+    let mut index = vec![u32::MAX; hw];
+    for (y, row) in index.chunks_exact_mut(w).enumerate() {
+        let dy = y as f64 - cy;
+        for (x, out) in row.iter_mut().enumerate() {
+            let dx = x as f64 - cx;
+            let sx = (m[0] * dx + m[1] * dy + cx + 0.5).floor();
+            let sy = (m[2] * dx + m[3] * dy + cy + 0.5).floor();
+            if sx >= 0.0 && sy >= 0.0 && sx < w as f64 && sy < h as f64 {
+                *out = (sy as usize * w + sx as usize) as u32;
+            }
+        }
+    }
+    for (s, d) in src.chunks_exact(hw).zip(dst.chunks_exact_mut(hw)) {
+        for (out, &i) in d.iter_mut().zip(&index) {
+            *out = if i == u32::MAX { 0.0 } else { s[i as usize] };
         }
     }
 }

@@ -191,7 +191,13 @@ fn draw_uses_only_enabled_augmentations_and_angles_in_range() {
     }
     assert!((60..140).contains(&flipped), "{flipped}");
     let t = Transform::draw(&AugmentConfig::none(), &mut rng);
-    assert_eq!(t, Transform::IDENTITY);
+    assert_eq!(
+        t,
+        Transform {
+            interpolation: Interpolation::Nearest,
+            ..Transform::IDENTITY
+        }
+    );
 }
 
 #[test]
@@ -243,4 +249,75 @@ fn multi_plane_apply_equals_plane_by_plane() {
             );
         }
     }
+}
+
+#[test]
+fn nearest_rotation_moves_pixels_without_creating_values() {
+    let (h, w) = (21, 17);
+    let src = random_plane(2 * h * w, 12);
+    let t = Transform {
+        angle_deg: 37.0,
+        interpolation: Interpolation::Nearest,
+        ..Transform::IDENTITY
+    };
+    let mut out = vec![0.0; 2 * h * w];
+    t.apply(&src, &mut out, h, w);
+    // Every output pixel is a pixel of its own plane or the zero outside.
+    for p in 0..2 {
+        let plane = &src[p * h * w..(p + 1) * h * w];
+        for v in &out[p * h * w..(p + 1) * h * w] {
+            assert!(*v == 0.0 || plane.contains(v), "{v} is not a source pixel");
+        }
+    }
+    // The centre pixel (odd H and W) stays put.
+    let c = (h / 2) * w + w / 2;
+    assert_eq!(out[c], src[c]);
+    // Nearly a quarter turn: exactly np.rot90 (bilinear would blend by 1e-9).
+    let n = 15;
+    let sq = random_plane(n * n, 13);
+    let (mut a, mut b) = (vec![0.0; n * n], vec![0.0; n * n]);
+    rot90(&sq, &mut a, n, 1);
+    Transform {
+        angle_deg: 90.0 + 1e-6,
+        interpolation: Interpolation::Nearest,
+        ..Transform::IDENTITY
+    }
+    .apply(&sq, &mut b, n, n);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn nearest_and_bilinear_rotations_differ_and_draws_carry_the_choice() {
+    let n = 32;
+    let src = random_plane(n * n, 14);
+    let rotate = |interpolation| {
+        let mut out = vec![0.0; n * n];
+        Transform {
+            angle_deg: 45.0,
+            interpolation,
+            ..Transform::IDENTITY
+        }
+        .apply(&src, &mut out, n, n);
+        out
+    };
+    let (near, bil) = (
+        rotate(Interpolation::Nearest),
+        rotate(Interpolation::Bilinear),
+    );
+    assert!(max_abs_diff(&near, &bil) > 0.1);
+    // Bilinear averages neighbours: its pixel variance is lower than nearest's.
+    let var = |v: &[f32]| {
+        let inner: Vec<f32> = v.iter().copied().filter(|x| *x != 0.0).collect();
+        let m = inner.iter().sum::<f32>() / inner.len() as f32;
+        inner.iter().map(|x| (x - m) * (x - m)).sum::<f32>() / inner.len() as f32
+    };
+    assert!(var(&bil) < 0.8 * var(&near), "{} {}", var(&bil), var(&near));
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let t = Transform::draw(&AugmentConfig::paper(), &mut rng);
+    assert_eq!(t.interpolation, Interpolation::Nearest);
+    assert_eq!(
+        Interpolation::parse("bilinear").unwrap(),
+        Interpolation::Bilinear
+    );
+    assert!(Interpolation::parse("cubic").is_err());
 }

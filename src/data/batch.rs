@@ -87,6 +87,8 @@ pub(super) struct EpochJob {
     pub(super) split: Split,
     pub(super) epoch: u64,
     pub(super) n_batches: usize,
+    /// Seed of the per-image augmentation draws.
+    pub(super) stream: u64,
 }
 
 impl EpochJob {
@@ -104,7 +106,7 @@ impl EpochJob {
         let mut mix = Vec::with_capacity(rows.len());
         let train = self.split == Split::Train;
         for (r, &index) in rows.iter().enumerate() {
-            let mut rng = rng_for(&[self.config.seed, STREAM_IMAGE, self.epoch, index as u64]);
+            let mut rng = rng_for(&[self.stream, STREAM_IMAGE, self.epoch, index as u64]);
             let set_a = self
                 .dataset
                 .set_of(index)

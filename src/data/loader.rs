@@ -116,6 +116,8 @@ pub struct Loader {
     /// Training indices per set, for drawing mix-up partners.
     train_by_set: Arc<Vec<Vec<usize>>>,
     total: Arc<Mutex<LoaderStats>>,
+    /// Seed of the epoch orders and augmentations (the config's seed unless restreamed).
+    stream: u64,
 }
 
 impl Loader {
@@ -183,6 +185,7 @@ impl Loader {
         if config.mixup.is_some() && train_by_set.iter().filter(|t| !t.is_empty()).count() < 2 {
             bail!("loader: mix-up needs at least two sets in the training split of {dir}");
         }
+        let stream = config.seed;
         Ok(Loader {
             dataset,
             config: Arc::new(config),
@@ -191,7 +194,23 @@ impl Loader {
             validation,
             train_by_set: Arc::new(train_by_set),
             total: Arc::new(Mutex::new(LoaderStats::default())),
+            stream,
         })
+    }
+
+    /// The same split with its own epoch orders and augmentations drawn from `seed`
+    /// (ensemble members trained on independent shuffles, as separate runs would be).
+    pub fn restreamed(&self, seed: u64) -> Loader {
+        Loader {
+            dataset: self.dataset.clone(),
+            config: self.config.clone(),
+            channels: self.channels.clone(),
+            train: self.train.clone(),
+            validation: self.validation.clone(),
+            train_by_set: self.train_by_set.clone(),
+            total: Arc::new(Mutex::new(LoaderStats::default())),
+            stream: seed,
+        }
     }
 
     /// The dataset being loaded.
@@ -238,7 +257,7 @@ impl Loader {
     pub fn epoch_order(&self, split: Split, epoch: u64) -> Vec<usize> {
         let mut order = self.indices(split).to_vec();
         if split == Split::Train {
-            order.shuffle(&mut rng_for(&[self.config.seed, STREAM_ORDER, epoch]));
+            order.shuffle(&mut rng_for(&[self.stream, STREAM_ORDER, epoch]));
         }
         order
     }
@@ -258,6 +277,7 @@ impl Loader {
             split,
             epoch,
             n_batches,
+            stream: self.stream,
         });
         let mut receivers = Vec::new();
         let mut handles = Vec::new();

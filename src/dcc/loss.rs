@@ -1,6 +1,7 @@
 //! The DCC loss: λ_class·CE + λ_cclp·CCLP + λ_dist·distance anchor (SCIENCE.md, "Loss"),
-//! composed from primitives. Every set, known or unknown, is a class (CE and CCLP);
-//! only known sets anchor latent dimension 0 to their σ/m label.
+//! composed from primitives. Every class (a σ/m label or a set, `--classes`), known or
+//! withheld, is a class of CE and CCLP; only known classes anchor latent dimension 0 to
+//! their σ/m label, through the median element of their rows.
 
 use crate::autograd::{Tape, Var};
 use crate::nn::network::Outputs;
@@ -40,17 +41,17 @@ pub struct LossTerms {
     pub cclp: f32,
     /// Distance anchor.
     pub dist: f32,
-    /// Fraction of rows whose largest logit is their own set.
+    /// Fraction of rows whose largest logit is their own class.
     pub accuracy: f32,
 }
 
 /// What the loss needs to know about a batch.
 pub struct BatchLabels<'a> {
-    /// Set (class) index of every row.
-    pub row_sets: &'a [usize],
-    /// Number of classes (every training set, known and unknown).
+    /// Class index of every row.
+    pub row_classes: &'a [usize],
+    /// Number of classes (known and withheld).
     pub classes: usize,
-    /// σ/m label of each set; None for unknown sets.
+    /// σ/m label of each class; None for withheld classes.
     pub targets: &'a [Option<f32>],
 }
 
@@ -63,7 +64,7 @@ pub fn dcc_loss(
     labels: &BatchLabels,
     w: &LossWeights,
 ) -> Result<(Var, LossTerms)> {
-    let rows: Vec<Option<usize>> = labels.row_sets.iter().map(|&s| Some(s)).collect();
+    let rows: Vec<Option<usize>> = labels.row_classes.iter().map(|&s| Some(s)).collect();
     let ce =
         ops::softmax::cross_entropy(tape, out.logits, &rows).context("DCC loss, class term")?;
     let [_, d] = tape.shape(out.latent).matrix("latent")?;
@@ -73,7 +74,7 @@ pub fn dcc_loss(
     };
     let cclp = ops::cclp::cclp_loss(tape, z, &rows, labels.classes, ops::cclp::STEPS)
         .context("DCC loss, CCLP term")?;
-    let dist = ops::anchor::distance_anchor(tape, out.latent, labels.row_sets, labels.targets)
+    let dist = ops::anchor::distance_anchor(tape, out.latent, labels.row_classes, labels.targets)
         .context("DCC loss, distance term")?;
     let a = ops::arith::scale(tape, ce, w.class)?;
     let b = ops::arith::scale(tape, cclp, w.cclp)?;
@@ -89,7 +90,7 @@ pub fn dcc_loss(
             cclp: v[1][0],
             dist: v[2][0],
             total: v[3][0],
-            accuracy: accuracy(&v[4], labels.row_sets),
+            accuracy: accuracy(&v[4], labels.row_classes),
         },
     ))
 }
@@ -136,7 +137,7 @@ mod tests {
             .input(Tensor::from_vec([4, 2], vec![1.0, 0.0, 0.5, 0.2, 0.0, 1.0, 0.3, 0.1]).unwrap());
         let out = Outputs { latent: z, logits };
         let labels = BatchLabels {
-            row_sets: &[0, 0, 1, 1],
+            row_classes: &[0, 0, 1, 1],
             classes: 2,
             targets: &[Some(0.0), None],
         };

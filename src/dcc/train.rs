@@ -4,10 +4,9 @@
 
 use super::checkpoint::{load_params, load_tensors, save_params, to_safetensors, CheckpointDir};
 use super::loss::{dcc_loss, BatchLabels, LossTerms, LossWeights};
-use super::run::{member_seed, weights_file, RunInfo};
+use super::run::{member_seed, weights_file, MemberBatches, RunInfo};
 use crate::autograd::Tape;
-use crate::data::augment::AugmentConfig;
-use crate::data::loader::{Loader, LoaderConfig, Split};
+use crate::data::loader::{Epoch, Loader, LoaderConfig, Split};
 use crate::data::npy::write_atomic;
 use crate::nn::network::{Layer, Mode};
 use crate::nn::schedule::ReduceLROnPlateau;
@@ -224,9 +223,10 @@ pub fn train(
     };
     let class_of_set: Vec<Option<usize>> = (0..dataset.sets().len())
         .map(|s| {
-            info.classes
+            info.sets
                 .iter()
                 .position(|c| c.name == dataset.sets()[s].name)
+                .map(|i| info.class_of_set(i))
         })
         .collect();
     let loader = Loader::new(
@@ -236,20 +236,22 @@ pub fn train(
             seed: cfg.seed,
             validation_fraction: cfg.validation_fraction,
             channels: cfg.channels.clone(),
-            augment: AugmentConfig {
-                flips: cfg.flips,
-                rot90: false,
-                rotate: cfg.rotate,
-            },
+            augment: info.augment(),
             mixup: None,
             normalise: true,
             threads: cfg.loader_threads,
             prefetch: 2 * cfg.loader_threads.max(1),
             // A one-row batch carries no clustering signal and destabilises the median.
             drop_last: true,
-            sets: Some(info.classes.iter().map(|c| set_index(&c.name)).collect()),
+            sets: Some(info.sets.iter().map(|c| set_index(&c.name)).collect()),
         },
     )?;
+    let streams: Vec<Loader> = match cfg.member_batches {
+        MemberBatches::Shared => vec![loader.restreamed(cfg.seed)],
+        MemberBatches::Independent => (0..cfg.ensemble)
+            .map(|k| loader.restreamed(member_seed(cfg.seed, k)))
+            .collect(),
+    };
     let batches = loader.batches_per_epoch(Split::Train);
     if batches == 0 {
         bail!(
@@ -302,6 +304,11 @@ pub fn train(
     };
     for epoch in state.epochs_done..cfg.epochs {
         let started = Instant::now();
+        if epoch > 0 && epoch == cfg.dist_warmup {
+            for m in &mut members {
+                m.schedule.reset_best();
+            }
+        }
         let weights = LossWeights {
             dist: if epoch < cfg.dist_warmup {
                 0.0
@@ -311,23 +318,32 @@ pub fn train(
             ..cfg.loss
         };
         let mut train_terms: Vec<Mean> = members.iter().map(|_| Mean::default()).collect();
-        let mut iter = loader.epoch(Split::Train, epoch as u64);
+        let mut iters: Vec<Epoch> = streams
+            .iter()
+            .map(|l| l.epoch(Split::Train, epoch as u64))
+            .collect();
         let mut images = 0;
-        for (b, batch) in iter.by_ref().enumerate() {
+        for b in 0..batches {
             let step = (epoch * batches + b) as u64;
-            // One upload per step serves every member (they share the device).
-            let x = batch.images.to_pool(&members[0].trainer.pool)?;
-            let row_sets: Vec<usize> = batch
-                .set_index
-                .iter()
-                .map(|&s| class_of_set[s].expect("the loader only yields selected sets"))
-                .collect();
-            let labels = BatchLabels {
-                row_sets: &row_sets,
-                classes: info.classes.len(),
-                targets: &targets,
-            };
+            // Shared batches: one upload per step serves every member (they share the
+            // device); independent ones: each member its own.
+            let mut drawn = Vec::with_capacity(iters.len());
+            for it in &mut iters {
+                let batch = it.next().context("the loader ended an epoch early")?;
+                let rows: Vec<usize> = batch
+                    .set_index
+                    .iter()
+                    .map(|&s| class_of_set[s].expect("the loader only yields selected sets"))
+                    .collect();
+                drawn.push((batch.images.to_pool(&members[0].trainer.pool)?, rows));
+            }
             for (k, m) in members.iter_mut().enumerate() {
+                let (x, row_classes) = &drawn[k.min(drawn.len() - 1)];
+                let labels = BatchLabels {
+                    row_classes,
+                    classes: info.class_count(),
+                    targets: &targets,
+                };
                 let keep = has_bottleneck
                     .then(|| 2 + (layer_seed(m.seed, step, 1) % (latent_dim as u64 - 1)) as usize);
                 let mode = Mode {
@@ -337,7 +353,7 @@ pub fn train(
                 };
                 let mut terms = LossTerms::default();
                 m.trainer
-                    .step(&x, &mode, |tape, out| {
+                    .step(x, &mode, |tape, out| {
                         let (l, t) = dcc_loss(tape, out, keep, &labels, &weights)?;
                         for (name, v) in [("cross-entropy", t.ce), ("CCLP", t.cclp), ("distance", t.dist)] {
                             if !v.is_finite() {
@@ -354,9 +370,9 @@ pub fn train(
                             b + 1
                         )
                     })?;
-                train_terms[k].add(&terms, row_sets.len());
+                train_terms[k].add(&terms, row_classes.len());
             }
-            images += row_sets.len();
+            images += drawn[0].1.len();
             let t = train_terms[0].get();
             bar.set_message(format!(
                 "epoch {} loss {:.3} (ce {:.3} cclp {:.3} dist {:.4}) acc {:.2} {:.0} img/s",
@@ -370,8 +386,8 @@ pub fn train(
             ));
             bar.inc(1);
         }
-        let wait = iter.stats().waited.as_secs_f64();
-        drop(iter);
+        let wait: f64 = iters.iter().map(|i| i.stats().waited.as_secs_f64()).sum();
+        drop(iters);
         let images_per_s = (images * members.len()) as f64 / started.elapsed().as_secs_f64();
         let validation = validate(&loader, &mut members, &class_of_set, info, epoch, &weights)?;
         let lr: Vec<f32> = members.iter().map(|m| m.trainer.opt.lr).collect();
@@ -435,14 +451,14 @@ fn validate(
         if batch.len() < 2 {
             continue;
         }
-        let row_sets: Vec<usize> = batch
+        let row_classes: Vec<usize> = batch
             .set_index
             .iter()
             .map(|&s| class_of_set[s].expect("selected set"))
             .collect();
         let labels = BatchLabels {
-            row_sets: &row_sets,
-            classes: info.classes.len(),
+            row_classes: &row_classes,
+            classes: info.class_count(),
             targets: &targets,
         };
         for (m, mean) in members.iter_mut().zip(&mut means) {
@@ -452,7 +468,7 @@ fn validate(
             let x = tape.constant(batch.images.to_pool(&m.trainer.pool)?);
             let out = net.forward(&mut tape, &p, x, &Mode::eval())?;
             let (_, t) = dcc_loss(&mut tape, &out, None, &labels, weights)?;
-            mean.add(&t, row_sets.len());
+            mean.add(&t, row_classes.len());
         }
     }
     Ok(means

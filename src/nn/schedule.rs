@@ -80,6 +80,15 @@ impl ReduceLROnPlateau {
         }
     }
 
+    /// Forgets the best metric and the bad-epoch count (keeps the learning rate): for when
+    /// the loss itself changes, e.g. a new term switches on, and the old best no longer
+    /// compares.
+    pub fn reset_best(&mut self) {
+        self.best = None;
+        self.num_bad_epochs = 0;
+        self.cooldown_counter = 0;
+    }
+
     /// Records one metric value (e.g. the epoch's validation loss); returns the new lr.
     pub fn observe(&mut self, metric: f64) -> f32 {
         // A NaN metric is never better, so it counts as a bad observation, as in torch.
@@ -149,6 +158,25 @@ mod tests {
             lr = new;
         }
         out
+    }
+
+    #[test]
+    fn reset_best_lets_a_higher_loss_count_as_the_new_best() {
+        let mut s = ReduceLROnPlateau::new(1.0);
+        s.patience = 1;
+        s.observe(1.0);
+        s.observe(2.0);
+        s.reset_best();
+        // Without the reset the second 2.0 would be the second bad epoch and halve the lr.
+        assert_eq!(s.observe(2.0), 1.0);
+        assert_eq!(s.best, Some(2.0));
+        assert_eq!(s.num_bad_epochs, 0);
+        let mut t = ReduceLROnPlateau::new(1.0);
+        t.patience = 1;
+        t.factor = 0.5;
+        t.observe(1.0);
+        t.observe(2.0);
+        assert_eq!(t.observe(2.0), 0.5);
     }
 
     #[test]

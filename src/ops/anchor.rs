@@ -26,22 +26,22 @@ impl Backward for AnchorBack {
     }
 }
 
-/// Distance-anchor loss of `z` (N×D): `row_sets[i]` is row i's set, `targets[s]` set s's
+/// Distance-anchor loss of `z` (N×D): `row_classes[i]` is row i's set, `targets[s]` set s's
 /// label (None for an unknown set). Zero, with zero gradient, when no known set is present.
 pub fn distance_anchor(
     tape: &mut Tape,
     z: Var,
-    row_sets: &[usize],
+    row_classes: &[usize],
     targets: &[Option<f32>],
 ) -> Result<Var> {
     let [n, d] = tape.shape(z).matrix("distance_anchor: Z")?;
-    if row_sets.len() != n || d == 0 {
+    if row_classes.len() != n || d == 0 {
         bail!(
             "distance_anchor: {} set indices for {n} rows of width {d}",
-            row_sets.len()
+            row_classes.len()
         );
     }
-    if let Some((i, &s)) = row_sets
+    if let Some((i, &s)) = row_classes
         .iter()
         .enumerate()
         .find(|(_, &s)| s >= targets.len())
@@ -57,7 +57,7 @@ pub fn distance_anchor(
     let mut terms = Vec::new();
     for (s, target) in targets.iter().enumerate() {
         let Some(y) = target else { continue };
-        let mut rows: Vec<usize> = (0..n).filter(|&i| row_sets[i] == s).collect();
+        let mut rows: Vec<usize> = (0..n).filter(|&i| row_classes[i] == s).collect();
         if rows.is_empty() {
             continue;
         }
