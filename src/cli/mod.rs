@@ -8,6 +8,7 @@ pub mod kernels;
 pub mod op;
 pub mod simulate;
 pub mod train;
+pub mod validate;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -46,6 +47,8 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Write a synthetic SIDM galaxy-cluster dataset (images.npy + catalog.csv).
     Simulate(Box<simulate::SimulateArgs>),
+    /// Coverage of the σ/m intervals over withheld sets (optionally leave-one-out retraining).
+    Validate(validate::Args),
 }
 
 /// Runs one parsed command line.
@@ -82,5 +85,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Report(a) => infer::report(a),
         Command::Inspect(args) => inspect::run(args),
         Command::Simulate(args) => simulate::run(*args),
+        Command::Validate(a) => validate::run(a),
     }
 }

@@ -3,9 +3,9 @@
 //! well) and one domain-shifted set; train a small ensemble; infer; report; and check the
 //! science acceptance criteria, printing each with its figure.
 
-use super::infer::{infer, table, Details, Inference, Thresholds};
-use super::overlap::overlap;
-use super::run::{weights_file, RunInfo, TrainConfig};
+use super::demo_checks::{checks, plan, Experiment};
+use super::infer::{infer, table, Inference, Thresholds};
+use super::run::{weights_file, ClassGrouping, MemberBatches, RunInfo, TrainConfig};
 use super::train::{train, EpochLog};
 use crate::data::dataset::{Dataset, OpenOptions};
 use crate::data::sim::config::Channel;
@@ -43,6 +43,12 @@ pub struct DemoConfig {
     pub reuse: bool,
     /// Inference settings (references, test-time augmentation, verdict thresholds).
     pub thresholds: Thresholds,
+    /// The default demo or the paper's headline experiment.
+    pub experiment: Experiment,
+    /// How sets become classes.
+    pub classes: ClassGrouping,
+    /// Shared or independent batches per ensemble member.
+    pub member_batches: MemberBatches,
 }
 
 /// One acceptance criterion and whether it held.
@@ -74,10 +80,6 @@ pub fn auroc(pos: &[f64], neg: &[f64]) -> f64 {
     wins / (pos.len() * neg.len()).max(1) as f64
 }
 
-const KNOWN: [&str; 3] = ["bahamas-cdm", "bahamas-0.1", "bahamas-1"];
-const WITHHELD: &str = "bahamas-0.3";
-const FEEDBACK: &str = "bahamas-agn-strong";
-
 fn simulate(dir: &Path, sets: &[&str], per_set: usize, seed: u64) -> Result<()> {
     let plan = SimulationPlan {
         sets: sets
@@ -91,161 +93,15 @@ fn simulate(dir: &Path, sets: &[&str], per_set: usize, seed: u64) -> Result<()> 
     simulate_to_dir(&plan, dir, 256, &|_| {})
 }
 
-/// Confidence of random subsets of `rows` (member 0 latents without dimension 0).
-fn subset_confidences(
-    rows: &[Vec<f64>],
-    classes: &[Vec<Vec<f64>>],
-    size: usize,
-    count: usize,
-    seed: u64,
-) -> Result<Vec<f64>> {
-    let mut out = Vec::new();
-    let mut s = seed;
-    for _ in 0..count {
-        let mut pick = Vec::with_capacity(size);
-        for _ in 0..size.min(rows.len()) {
-            s = crate::ops::dropout::layer_seed(s, 17, 29);
-            pick.push(rows[(s % rows.len() as u64) as usize].clone());
-        }
-        let mut best: f64 = 0.0;
-        for c in classes {
-            best = best.max(overlap(&pick, c)?);
-        }
-        out.push(best);
-    }
-    Ok(out)
-}
-
-fn checks(inf: &Inference, det: &Details) -> Result<(Vec<Check>, f64, f64)> {
-    let set = |name: &str| {
-        inf.sets
-            .iter()
-            .find(|s| s.name == name)
-            .with_context(|| format!("set {name} missing from the inference"))
-    };
-    let mut out = Vec::new();
-    let w = set(WITHHELD)?;
-    let p = &w.posterior;
-    out.push(Check {
-        claim: "the withheld σ/m = 0.3 lies inside its 68 % interval".into(),
-        figure: format!("{:.3} [{:.3}–{:.3}] cm²/g", p.median, p.q16, p.q84),
-        pass: p.q16 <= 0.3 && 0.3 <= p.q84,
-    });
-    let f = set(FEEDBACK)?;
-    let cdm = set(KNOWN[0])?;
-    out.push(Check {
-        claim: "the feedback-only CDM variant is CDM-consistent (its 68 % interval reaches the CDM set's median)".into(),
-        figure: format!(
-            "{:.3} [{:.3}–{:.3}] vs CDM median {:.3}",
-            f.posterior.median, f.posterior.q16, f.posterior.q84, cdm.posterior.median
-        ),
-        pass: f.posterior.q16 <= cdm.posterior.median,
-    });
-    for name in KNOWN {
-        let s = set(name)?;
-        let own = s
-            .overlaps
-            .iter()
-            .find(|o| o.class == name)
-            .map_or(0.0, |o| o.mean);
-        out.push(Check {
-            claim: format!(
-                "in-domain {name} (validation images) overlaps strongly with its own class"
-            ),
-            figure: format!(
-                "overlap {:.1} % ± {:.1}, verdict {}",
-                100.0 * own,
-                100.0
-                    * s.overlaps
-                        .iter()
-                        .find(|o| o.class == name)
-                        .map_or(0.0, |o| o.stderr),
-                s.verdict
-            ),
-            pass: own >= 0.5 && s.verdict == "recognised",
-        });
-    }
-    let shifted = inf
-        .sets
-        .iter()
-        .find(|s| s.role == "new")
-        .context("no shifted set in the inference")?;
-    out.push(Check {
-        claim: format!("the shifted set {} is called extrapolating", shifted.name),
-        figure: format!(
-            "confidence {:.1} % (closest {}), {:.0} % of images beyond the kNN threshold",
-            100.0 * shifted.confidence,
-            shifted.closest_known,
-            100.0 * shifted.knn_far_fraction
-        ),
-        pass: shifted.verdict == "extrapolating",
-    });
-    // AUROCs: in-domain = validation images of the known sets, against the shifted set.
-    let in_sets: Vec<usize> = inf
-        .sets
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.role == "known")
-        .map(|(i, _)| i)
-        .collect();
-    let sh = inf
-        .sets
-        .iter()
-        .position(|s| s.role == "new")
-        .expect("found above");
-    let in_knn: Vec<f64> = in_sets
-        .iter()
-        .flat_map(|&i| inf.sets[i].knn_ratio_per_image.clone())
-        .collect();
-    let knn_auc = auroc(&inf.sets[sh].knn_ratio_per_image, &in_knn);
-    let dim = det.latents[0].len() / det.targets[0].indices.len();
-    let rest = |v: &[f32]| -> Vec<Vec<f64>> {
-        v.chunks(dim)
-            .map(|r| r[1..].iter().map(|&x| x as f64).collect())
-            .collect()
-    };
-    // The images the trust tests use (a class's own reference half left out).
-    let trusted = |i: usize| -> Vec<Vec<f64>> {
-        let all = rest(&det.latents[i]);
-        det.targets[i]
-            .trust_rows
-            .iter()
-            .map(|&r| all[r].clone())
-            .collect()
-    };
-    let known_classes: Vec<Vec<Vec<f64>>> = det
-        .info
-        .classes
-        .iter()
-        .zip(&det.class_latents)
-        .filter(|(c, _)| c.known)
-        .map(|(_, z)| rest(z))
-        .collect();
-    // Subsets are drawn within one set each: a mixture of sets has no single cluster.
-    let mut conf_in = Vec::new();
-    for (j, &i) in in_sets.iter().enumerate() {
-        conf_in.extend(subset_confidences(
-            &trusted(i),
-            &known_classes,
-            20,
-            20,
-            1 + j as u64,
-        )?);
-    }
-    let conf_sh = subset_confidences(&trusted(sh), &known_classes, 20, 60, 99)?;
-    let conf_auc = auroc(&conf_in, &conf_sh);
-    Ok((out, conf_auc, knn_auc))
-}
-
 /// Runs the demo; returns the inference and the checks.
 pub fn run_demo(cfg: &DemoConfig) -> Result<(Inference, Vec<Check>)> {
     let t0 = Instant::now();
     let data = cfg.out.join("data");
     let test = cfg.out.join("shifted");
     let run = cfg.out.join("run");
-    let mut train_sets: Vec<&str> = KNOWN.to_vec();
-    train_sets.extend([WITHHELD, FEEDBACK]);
-    let tc = train_config(cfg, &data)?;
+    let (known, withheld) = plan(cfg.experiment, cfg.classes);
+    let train_sets: Vec<&str> = known.iter().chain(&withheld).copied().collect();
+    let tc = train_config(cfg, &data, &known, &withheld)?;
     let reused = if cfg.reuse {
         finished_training(cfg, &data, &run, &tc, train_sets.len())
     } else {
@@ -268,10 +124,17 @@ pub fn run_demo(cfg: &DemoConfig) -> Result<(Inference, Vec<Check>)> {
 }
 
 /// The demo's training configuration.
-fn train_config(cfg: &DemoConfig, data: &Path) -> Result<TrainConfig> {
+fn train_config(
+    cfg: &DemoConfig,
+    data: &Path,
+    known: &[&str],
+    withheld: &[&str],
+) -> Result<TrainConfig> {
     let mut tc = TrainConfig::new(data.to_path_buf(), NetConfig::load("small")?);
-    tc.known = KNOWN.iter().map(|s| s.to_string()).collect();
-    tc.unknown = vec![WITHHELD.into(), FEEDBACK.into()];
+    tc.known = known.iter().map(|s| s.to_string()).collect();
+    tc.unknown = withheld.iter().map(|s| s.to_string()).collect();
+    tc.classes = cfg.classes;
+    tc.member_batches = cfg.member_batches;
     tc.ensemble = cfg.ensemble;
     tc.epochs = cfg.epochs;
     tc.batch = cfg.batch;
@@ -365,7 +228,7 @@ fn infer_and_check(
     )?;
     eprintln!("[4/4] writing the report");
     let page = write_report(run, &inf, &det)?;
-    let (checks, conf_auc, knn_auc) = checks(&inf, &det)?;
+    let (checks, conf_auc, knn_auc) = checks(cfg.experiment, &inf, &det)?;
     print!("{}", table(&inf));
     println!();
     for c in &checks {

@@ -3,6 +3,7 @@
 //! ("recognised" / "extrapolating") with its thresholds stated. Output: a JSON document
 //! with a stable schema (`dcc-infer/1`) and a readable table.
 
+use super::bootstrap::{set_estimate, SetEstimate};
 use super::checkpoint::load_params;
 use super::knn::{kth_distances, training_threshold};
 use super::latents::latents;
@@ -109,8 +110,11 @@ pub struct SetInference {
     pub role: String,
     /// σ/m in the catalog, if any (never used by the inference).
     pub catalog_sigma: Option<f64>,
-    /// The σ/m posterior.
+    /// The σ/m posterior (the paper's product of per-member KDEs).
     pub posterior: Posterior,
+    /// The set-level estimate: median ensemble-mean z₀ with a bootstrap interval over
+    /// images and members.
+    pub set_level: SetEstimate,
     /// Overlap with every training class.
     pub overlaps: Vec<ClassOverlap>,
     /// Largest mean overlap with a known class.
@@ -236,7 +240,7 @@ pub fn infer(
     // held-out images for two useful halves: the training images stand in, and it is said.
     let mut th = th.clone();
     let smallest = info
-        .classes
+        .sets
         .iter()
         .map(|c| of_set(val_idx, &c.name).len())
         .min()
@@ -249,13 +253,9 @@ pub fn infer(
         th.references = References::Train;
     }
     let th = &th;
-    let class_val: Vec<Vec<usize>> = info
-        .classes
-        .iter()
-        .map(|c| of_set(val_idx, &c.name))
-        .collect();
+    let class_val: Vec<Vec<usize>> = info.sets.iter().map(|c| of_set(val_idx, &c.name)).collect();
     let class_refs: Vec<Vec<usize>> = info
-        .classes
+        .sets
         .iter()
         .zip(&class_val)
         .map(|(c, val)| match th.references {
@@ -263,12 +263,7 @@ pub fn infer(
             References::Validation => val.iter().copied().step_by(2).collect(),
         })
         .collect();
-    if let Some((c, r)) = info
-        .classes
-        .iter()
-        .zip(&class_refs)
-        .find(|(_, r)| r.len() < 2)
-    {
+    if let Some((c, r)) = info.sets.iter().zip(&class_refs).find(|(_, r)| r.len() < 2) {
         bail!(
             "class '{}' has {} reference image(s) (references: {:?}); need at least 2: train with a larger --validation or infer with --references train",
             c.name,
@@ -295,7 +290,7 @@ pub fn infer(
                 continue;
             }
             let class = info
-                .classes
+                .sets
                 .iter()
                 .find(|c| c.name == set.name)
                 .filter(|_| same);
@@ -303,7 +298,7 @@ pub fn infer(
                 Some(c) => (
                     if c.known { "known" } else { "unknown" },
                     class_val[info
-                        .classes
+                        .sets
                         .iter()
                         .position(|x| x.name == c.name)
                         .expect("found")]
@@ -342,17 +337,13 @@ pub fn infer(
 
     let pool = Pool::on(device)?;
     let aug = th.augment.then_some(super::latents::TestAugment {
-        config: crate::data::augment::AugmentConfig {
-            flips: cfg.flips,
-            rot90: false,
-            rotate: cfg.rotate,
-        },
+        config: info.augment(),
         seed: cfg.seed,
     });
     let d = info
         .config
         .network
-        .build(info.input, info.classes.len(), 0)?
+        .build(info.input, info.class_count(), 0)?
         .latent_dim;
     let members = cfg.ensemble;
     // z[r][t]: member r, target t, latents N×D; zc[r][c]: training class latents.
@@ -386,14 +377,25 @@ pub fn infer(
         .collect();
     let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
     let posts = posteriors(&z0, &names, &info.label_map)?;
+    let set_level: Vec<SetEstimate> = (0..targets.len())
+        .map(|t| {
+            let per: Vec<&[f64]> = z0.iter().map(|m| m[t].as_slice()).collect();
+            set_estimate(
+                &per,
+                &info.label_map,
+                crate::ops::dropout::layer_seed(info.config.seed, 0x626f6f74, t as u64),
+                &format!("set-level estimate of set {}", names[t]),
+            )
+        })
+        .collect::<Result<_>>()?;
 
     let mut sets = Vec::new();
-    for (ti, (t, post)) in targets.iter().zip(posts).enumerate() {
+    for (ti, ((t, post), set_level)) in targets.iter().zip(posts).zip(set_level).enumerate() {
         let zt: Vec<Vec<f32>> = (0..members)
             .map(|r| pick_rows(&z[r][ti], &t.trust_rows, d))
             .collect();
         let mut overlaps = Vec::new();
-        for (ci, c) in info.classes.iter().enumerate() {
+        for (ci, c) in info.sets.iter().enumerate() {
             let per: Vec<f64> = (0..members)
                 .map(|r| overlap(&rest(&zt[r]), &rest(&zc[r][ci])))
                 .collect::<Result<_>>()
@@ -432,6 +434,7 @@ pub fn infer(
             role: t.role.clone(),
             catalog_sigma: t.sigma,
             posterior: post,
+            set_level,
             confidence: best.mean,
             closest_known: best.class.clone(),
             overlaps,
@@ -450,7 +453,7 @@ pub fn infer(
         schema: SCHEMA.into(),
         run: run.to_path_buf(),
         members,
-        classes: info.classes.iter().map(|c| c.name.clone()).collect(),
+        classes: info.sets.iter().map(|c| c.name.clone()).collect(),
         thresholds: th.clone(),
         sets,
     };
@@ -478,25 +481,45 @@ fn pick_rows(m: &[f32], rows: &[usize], d: usize) -> Vec<f32> {
 
 /// The readable summary table.
 pub fn table(inf: &Inference) -> String {
+    // Columns as wide as the longest set name (set names are the user's).
+    let w = inf
+        .sets
+        .iter()
+        .flat_map(|x| [x.name.chars().count(), x.closest_known.chars().count()])
+        .max()
+        .unwrap_or(0)
+        .max(12);
     let mut s = format!(
-        "{:<16} {:>5} {:<8} {:>8} {:>20} {:>9} {:<12} {:>6} {:<13}\n",
-        "set", "n", "role", "σ/m cat", "σ/m [16–84 %]", "conf.", "closest", "far", "verdict"
+        "{:<w$} {:>5} {:<8} {:>8} {:>20} {:>20} {:>9} {:<w$} {:>6} {:<13}\n",
+        "set",
+        "n",
+        "role",
+        "σ/m cat",
+        "σ/m [16–84 %]",
+        "set-level [16–84]",
+        "conf.",
+        "closest",
+        "far",
+        "verdict"
     );
     for x in &inf.sets {
         let p = &x.posterior;
+        let b = &x.set_level;
         s += &format!(
-            "{:<16} {:>5} {:<8} {:>8} {:>20} {:>8.1}% {:<12} {:>5.0}% {:<13}\n",
+            "{:<w$} {:>5} {:<8} {:>8} {:>20} {:>20} {:>8.1}% {:<w$} {:>5.0}% {:<13}\n",
             x.name,
             x.images,
             x.role,
             x.catalog_sigma.map_or("-".into(), |v| format!("{v}")),
             format!("{:.3} [{:.3}–{:.3}]", p.median, p.q16, p.q84),
+            format!("{:.3} [{:.3}–{:.3}]", b.median, b.q16, b.q84),
             100.0 * x.confidence,
             x.closest_known,
             100.0 * x.knn_far_fraction,
             x.verdict
         );
     }
+    s += "σ/m: the paper's product of the members' KDEs; set-level: median ensemble-mean z₀, bootstrap over images and members\n";
     s += &format!(
         "verdict: recognised when confidence ≥ {:.0}% and at most {:.0}% of images lie beyond the training 95th percentile of the {}-th neighbour distance\n",
         100.0 * inf.thresholds.min_confidence,

@@ -1,8 +1,10 @@
 //! Deep Compact Clustering: the σ/m labels, the DCC loss terms' numerics, the σ/m
 //! posterior and the trust tests (overlap, nearest-neighbour distance).
 
+pub mod bootstrap;
 pub mod checkpoint;
 pub mod demo;
+pub mod demo_checks;
 pub mod infer;
 pub mod interpret;
 pub mod kde;
@@ -14,3 +16,4 @@ pub mod overlap;
 pub mod posterior;
 pub mod run;
 pub mod train;
+pub mod validate;

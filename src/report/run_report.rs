@@ -133,7 +133,7 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
     let cols: Vec<String> = inf
         .classes
         .iter()
-        .zip(&det.info.classes)
+        .zip(&det.info.sets)
         .map(|(c, k)| if k.known { c.clone() } else { format!("{c}*") })
         .collect();
     let rows: Vec<&str> = inf.sets.iter().map(|s| s.name.as_str()).collect();
@@ -279,6 +279,9 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
             Cell::fixed(p.median, 3),
             Cell::from(format!("{:.3} – {:.3}", p.q16, p.q84)),
             Cell::from(format!("{:.3} – {:.3}", p.q05, p.q95)),
+            Cell::fixed(s.set_level.median, 3),
+            Cell::from(format!("{:.3} – {:.3}", s.set_level.q16, s.set_level.q84)),
+            Cell::from(format!("{:.3} – {:.3}", s.set_level.q025, s.set_level.q975)),
             Cell::fixed(s.confidence, 3),
             Cell::from(s.verdict.as_str()),
         ]);
@@ -291,6 +294,9 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
             "median",
             "68 %",
             "90 %",
+            "set-level median",
+            "set-level 68 %",
+            "set-level 95 %",
             "confidence",
             "verdict",
         ],
