@@ -347,17 +347,25 @@ pub fn table(r: &CoverageReport) -> String {
         "post. bias",
         "set bias"
     );
+    // An empty group (no trial at an end of the axis) has no fractions: a dash, not NaN.
+    let f = |v: f64, w: usize| {
+        if v.is_finite() {
+            format!("{v:>w$.2}")
+        } else {
+            format!("{:>w$}", "–")
+        }
+    };
     for c in &r.coverage {
         s += &format!(
-            "{:<14} {:>6} {:>14.2} {:>14.2} {:>12.2} {:>12.2} {:>9.2} dex {:>8.2} dex\n",
+            "{:<14} {:>6} {} {} {} {} {} dex {} dex\n",
             c.group,
             c.trials,
-            c.posterior_68,
-            c.posterior_90,
-            c.set_68,
-            c.set_95,
-            c.posterior_bias_dex,
-            c.set_bias_dex
+            f(c.posterior_68, 14),
+            f(c.posterior_90, 14),
+            f(c.set_68, 12),
+            f(c.set_95, 12),
+            f(c.posterior_bias_dex, 9),
+            f(c.set_bias_dex, 8)
         );
     }
     s
