@@ -28,8 +28,12 @@ pub struct SetEstimate {
     pub q975: f64,
 }
 
-/// Median of a slice (sorted in place; mean of the two middle values for even lengths).
-fn median(v: &mut [f64]) -> f64 {
+/// Median of a slice (sorted in place; mean of the two middle values for even lengths;
+/// NaN when empty).
+pub fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n % 2 == 1 {

@@ -5,6 +5,7 @@
 //! bias, and whether the truth lay between the known labels (interpolation) or beyond
 //! them (the ends of the axis: extrapolation).
 
+use super::bootstrap::median;
 use super::checkpoint::CheckpointDir;
 use super::infer::{infer, Inference, Thresholds};
 use super::labels::relabel;
@@ -123,19 +124,6 @@ pub fn trials(run: &Path, info: &RunInfo, inf: &Inference) -> Vec<Trial> {
         .collect()
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
-}
-
 /// Coverage of `trials` under the name `group`.
 pub fn coverage(group: &str, trials: &[&Trial]) -> Coverage {
     let n = trials.len();
@@ -148,13 +136,13 @@ pub fn coverage(group: &str, trials: &[&Trial]) -> Coverage {
     };
     let bias = |i: usize| {
         median(
-            trials
+            &mut trials
                 .iter()
                 .map(|t| {
                     let q = if i == 0 { &t.posterior } else { &t.set_level };
                     (q[0] / t.truth).log10()
                 })
-                .collect(),
+                .collect::<Vec<_>>(),
         )
     };
     Coverage {

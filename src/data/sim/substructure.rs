@@ -213,16 +213,21 @@ mod tests {
         assert!((above - want).abs() < 0.01, "{above} vs {want}");
     }
 
-    #[test]
-    fn subhaloes_hold_about_ten_percent_of_the_host() {
-        let host = Halo::new(5e14, 4.0, 0.0, 0.2);
-        let set = SubhaloSettings {
+    /// 10 % of the host in stripped Duffy subhaloes with 1–3 % stars.
+    fn stripped_duffy() -> SubhaloSettings {
+        SubhaloSettings {
             mass_fraction: 0.1,
             relation: ConcentrationRelation::Duffy,
             concentration_factor: 1.0,
             stellar_fraction: (0.01, 0.03),
             strip: true,
-        };
+        }
+    }
+
+    #[test]
+    fn subhaloes_hold_about_ten_percent_of_the_host() {
+        let host = Halo::new(5e14, 4.0, 0.0, 0.2);
+        let set = stripped_duffy();
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         for _ in 0..20 {
             let subs = draw_subhaloes(&mut rng, &host, 0.2, &set);
@@ -248,13 +253,7 @@ mod tests {
         // surface density (its chord integral out to r_t) is the infall halo's, minus only
         // the line-of-sight tail beyond r_t: never above it.
         let host = Halo::new(8e14, 4.0, 0.0, 0.2);
-        let set = SubhaloSettings {
-            mass_fraction: 0.1,
-            relation: ConcentrationRelation::Duffy,
-            concentration_factor: 1.0,
-            stellar_fraction: (0.01, 0.03),
-            strip: true,
-        };
+        let set = stripped_duffy();
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         let subs = draw_subhaloes(&mut rng, &host, 0.2, &set);
         let mut stripped = 0;
