@@ -199,28 +199,49 @@ pub fn cclp_reference(
     }
     let unl: Vec<usize> = (0..n).filter(|&i| labels[i].is_none()).collect();
     if !unl.is_empty() {
-        // Iterating Φ_U ← T_UU Φ_U + T_UL Y_L converges to (I − T_UU)⁻¹ T_UL Y_L.
-        let mut cur = vec![vec![0.0; classes]; n];
-        for _ in 0..4000 {
-            let mut next = cur.clone();
-            for &i in &unl {
-                for c in 0..classes {
-                    next[i][c] = (0..n)
-                        .map(|j| {
-                            t[i][j]
-                                * if labels[j].is_some() {
-                                    phi[j][c]
-                                } else {
-                                    cur[j][c]
-                                }
-                        })
-                        .sum();
+        // (I − T_UU) Φ_U = T_UL Y_L by Gauss–Jordan elimination with partial pivoting
+        // (a fixed-point iteration stalls when an unlabelled row's self-transition is
+        // close to 1: an isolated latent).
+        let u = unl.len();
+        let mut aug: Vec<Vec<f64>> = unl
+            .iter()
+            .enumerate()
+            .map(|(r, &i)| {
+                let mut row: Vec<f64> = unl
+                    .iter()
+                    .enumerate()
+                    .map(|(c, &j)| f64::from(r == c) - t[i][j])
+                    .collect();
+                row.extend((0..classes).map(|c| {
+                    (0..n)
+                        .filter(|&j| labels[j].is_some())
+                        .map(|j| t[i][j] * phi[j][c])
+                        .sum::<f64>()
+                }));
+                row
+            })
+            .collect();
+        for col in 0..u {
+            let piv = (col..u)
+                .max_by(|&x, &y| aug[x][col].abs().total_cmp(&aug[y][col].abs()))
+                .expect("rows remain");
+            aug.swap(col, piv);
+            let p = aug[col][col];
+            for v in aug[col].iter_mut() {
+                *v /= p;
+            }
+            for r in 0..u {
+                if r != col {
+                    let f = aug[r][col];
+                    let pivot_row = aug[col].clone();
+                    for (v, pv) in aug[r].iter_mut().zip(&pivot_row) {
+                        *v -= f * pv;
+                    }
                 }
             }
-            cur = next;
         }
-        for &i in &unl {
-            phi[i] = cur[i].clone();
+        for (r, &i) in unl.iter().enumerate() {
+            phi[i] = aug[r][u..].to_vec();
         }
     }
     let colsum: Vec<f64> = (0..classes)

@@ -83,6 +83,33 @@ mod tests {
         }
     }
 
+    /// An isolated unlabelled latent (self-transition 0.9986): the reference once
+    /// iterated its way to Φ_U and stopped 0.4 % short; it now solves for it.
+    #[test]
+    fn an_isolated_unlabelled_row_matches_the_reference() {
+        let vals = [
+            -1.268_473_5f32,
+            -1.061_863_8,
+            1.165_801_5,
+            0.291_297_64,
+            -1.107_896_3,
+            -1.338_160_6,
+            0.535_168_47,
+            0.360_750_14,
+            0.938_130_9,
+            0.843_661_9,
+            -1.268_012_8,
+            -0.438_798_64,
+        ];
+        let labels = [Some(0), Some(0), None];
+        let z: Vec<f64> = vals.iter().map(|&v| v as f64).collect();
+        let fast = crate::cpu::cclp::cclp(&z, 3, 4, &labels, 1, 1)
+            .unwrap()
+            .loss;
+        let slow = cclp_reference(&z, 3, 4, &labels, 1, 1);
+        assert!((fast - slow).abs() < 1e-10 * slow.abs(), "{fast} vs {slow}");
+    }
+
     /// The all-labelled CCLP written with primitives only (linear, softmax, transpose, ln, …).
     fn composed(
         tape: &mut Tape,
