@@ -31,6 +31,13 @@ pub struct Args {
     /// Largest fraction of images allowed beyond the training 95th percentile distance.
     #[arg(long, default_value_t = 0.5)]
     pub max_far_fraction: f64,
+    /// False-alarm rate of the per-set out-of-domain test (a set is out-of-domain when its
+    /// Mann–Whitney p-value against the held-out in-domain images is below this).
+    #[arg(long, default_value_t = 0.01)]
+    pub ood_alpha: f64,
+    /// Per-image level: an image is flagged when its conformal p-value is at most this.
+    #[arg(long, default_value_t = 0.05)]
+    pub ood_image_alpha: f64,
     /// What stands for a training class in the overlap and kNN tests: `validation` (half
     /// of its held-out images; the other half is what the class is tested on) or `train`
     /// (its training images, which CCLP compacted).
@@ -65,7 +72,10 @@ pub fn run(a: Args) -> Result<()> {
         max_far_fraction: a.max_far_fraction,
         references: dcc::dcc::infer::References::parse(&a.references)?,
         augment: !a.no_augment,
+        ood_alpha: a.ood_alpha,
+        ood_image_alpha: a.ood_image_alpha,
     };
+    th.check()?;
     let (inf, details) = infer(
         &a.run,
         &data,

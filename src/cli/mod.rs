@@ -6,6 +6,7 @@ pub mod infer;
 pub mod inspect;
 pub mod kernels;
 pub mod op;
+pub mod shifts;
 pub mod simulate;
 pub mod train;
 pub mod validate;
@@ -49,6 +50,9 @@ pub enum Command {
     Simulate(Box<simulate::SimulateArgs>),
     /// Coverage of the σ/m intervals over withheld sets (optionally leave-one-out retraining).
     Validate(validate::Args),
+    /// The trust test's shift suite: in-domain, shifted and near-domain sets made from a
+    /// run's data, scored by its out-of-domain test (AUROC, flagged sets per kind).
+    Shifts(shifts::Args),
 }
 
 /// Runs one parsed command line.
@@ -86,5 +90,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Inspect(args) => inspect::run(args),
         Command::Simulate(args) => simulate::run(*args),
         Command::Validate(a) => validate::run(a),
+        Command::Shifts(a) => shifts::run(a),
     }
 }

@@ -8,6 +8,8 @@ pub mod catalog;
 pub mod dataset;
 pub mod inspect;
 pub mod loader;
+pub mod mapstats;
 pub mod mosaic;
 pub mod npy;
+pub mod shifts;
 pub mod sim;

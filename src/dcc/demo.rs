@@ -228,7 +228,7 @@ fn infer_and_check(
     )?;
     eprintln!("[4/4] writing the report");
     let page = write_report(run, &inf, &det)?;
-    let (checks, conf_auc, knn_auc) = checks(cfg.experiment, &inf, &det)?;
+    let (checks, au) = checks(cfg.experiment, &inf, &det)?;
     print!("{}", table(&inf));
     println!();
     for c in &checks {
@@ -239,7 +239,10 @@ fn infer_and_check(
             c.figure
         );
     }
-    println!("AUROC in-domain vs shifted: confidence of 20-image subsets {conf_auc:.3}, nearest-neighbour score per image {knn_auc:.3}");
+    println!(
+        "AUROC in-domain vs shifted: confidence of 20-image subsets {:.3}, nearest-neighbour score per image {:.3}, out-of-domain score per image {:.3}",
+        au.confidence, au.knn, au.ood
+    );
     println!(
         "training throughput {ips:.0} images/s; report {}; total {:.0} s",
         page.display(),
@@ -250,6 +253,7 @@ fn infer_and_check(
         checks: &'a [Check],
         auroc_confidence: f64,
         auroc_knn: f64,
+        auroc_ood: f64,
         training_images_per_s: f64,
         seconds: f64,
     }
@@ -257,8 +261,9 @@ fn infer_and_check(
         cfg.out.join("demo.json"),
         &Summary {
             checks: &checks,
-            auroc_confidence: conf_auc,
-            auroc_knn: knn_auc,
+            auroc_confidence: au.confidence,
+            auroc_knn: au.knn,
+            auroc_ood: au.ood,
             training_images_per_s: ips,
             seconds: t0.elapsed().as_secs_f64(),
         },

@@ -144,9 +144,19 @@ fn subset_confidences(
     Ok(out)
 }
 
-/// Every check of experiment `e`, and the AUROCs (confidence of 20-image subsets, kNN
-/// score per image) of the known sets' validation images against the shifted set.
-pub fn checks(e: Experiment, inf: &Inference, det: &Details) -> Result<(Vec<Check>, f64, f64)> {
+/// AUROCs of the known sets' validation images against the shifted set.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct Aurocs {
+    /// Confidence of 20-image subsets.
+    pub confidence: f64,
+    /// kNN distance ratio on the latent, per image.
+    pub knn: f64,
+    /// Out-of-domain score, per image.
+    pub ood: f64,
+}
+
+/// Every check of experiment `e`, and the AUROCs of the shifted set.
+pub fn checks(e: Experiment, inf: &Inference, det: &Details) -> Result<(Vec<Check>, Aurocs)> {
     let mut out = match e {
         Experiment::Demo => demo_science(inf)?,
         Experiment::Paper => paper_science(inf)?,
@@ -182,14 +192,19 @@ pub fn checks(e: Experiment, inf: &Inference, det: &Details) -> Result<(Vec<Chec
         .find(|s| s.role == "new")
         .context("no shifted set in the inference")?;
     out.push(Check {
-        claim: format!("the shifted set {} is called extrapolating", shifted.name),
+        claim: format!(
+            "the shifted set {} is not recognised (out-of-domain or extrapolating)",
+            shifted.name
+        ),
         figure: format!(
-            "confidence {:.1} % (closest {}), {:.0} % of images beyond the kNN threshold",
+            "verdict {}: out-of-domain p {}, confidence {:.1} % (closest {}), {:.0} % of images beyond the kNN threshold",
+            shifted.verdict,
+            shifted.ood.p_value.map_or("-".into(), super::infer::fmt_p),
             100.0 * shifted.confidence,
             shifted.closest_known,
             100.0 * shifted.knn_far_fraction
         ),
-        pass: shifted.verdict == "extrapolating",
+        pass: shifted.verdict != "recognised",
     });
     // AUROCs: in-domain = validation images of the known sets, against the shifted set.
     let in_sets: Vec<usize> = inf
@@ -209,6 +224,11 @@ pub fn checks(e: Experiment, inf: &Inference, det: &Details) -> Result<(Vec<Chec
         .flat_map(|&i| inf.sets[i].knn_ratio_per_image.clone())
         .collect();
     let knn_auc = auroc(&inf.sets[sh].knn_ratio_per_image, &in_knn);
+    let in_ood: Vec<f64> = in_sets
+        .iter()
+        .flat_map(|&i| inf.sets[i].ood.score_per_image.clone())
+        .collect();
+    let ood_auc = auroc(&inf.sets[sh].ood.score_per_image, &in_ood);
     let dim = det.latents[0].len() / det.targets[0].indices.len();
     let rest = |v: &[f32]| -> Vec<Vec<f64>> {
         v.chunks(dim)
@@ -245,5 +265,12 @@ pub fn checks(e: Experiment, inf: &Inference, det: &Details) -> Result<(Vec<Chec
     }
     let conf_sh = subset_confidences(&trusted(sh), &known_classes, 20, 60, 99)?;
     let conf_auc = auroc(&conf_in, &conf_sh);
-    Ok((out, conf_auc, knn_auc))
+    Ok((
+        out,
+        Aurocs {
+            confidence: conf_auc,
+            knn: knn_auc,
+            ood: ood_auc,
+        },
+    ))
 }

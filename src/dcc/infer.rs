@@ -1,12 +1,14 @@
 //! `dcc infer`: latents of every set given, the σ/m posterior per set, the overlap of each
-//! set with every training class, the nearest-neighbour distance score, and a verdict
-//! ("recognised" / "extrapolating") with its thresholds stated. Output: a JSON document
-//! with a stable schema (`dcc-infer/1`) and a readable table.
+//! set with every training class, the nearest-neighbour distance score, the calibrated
+//! out-of-domain test (per-image scores and p-values, a per-set test; `ood.rs`), and a
+//! verdict ("out-of-domain" / "recognised" / "extrapolating") with its rule stated.
+//! Output: a JSON document with a stable schema (`dcc-infer/2`) and a readable table.
 
 use super::bootstrap::{set_estimate, SetEstimate};
 use super::checkpoint::load_params;
 use super::knn::{kth_distances, training_threshold};
-use super::latents::latents;
+use super::latents::{features, Features};
+use super::ood::{mean_distances, Calibration, MemberReferences, SetOod, MIN_CALIBRATION};
 use super::overlap::{mean_and_stderr, overlap};
 use super::posterior::{posteriors, Posterior};
 use super::run::{weights_file, RunInfo};
@@ -20,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Schema tag of the JSON output.
-pub const SCHEMA: &str = "dcc-infer/1";
+pub const SCHEMA: &str = "dcc-infer/2";
 
 /// Which latents stand for a training class in the overlap and nearest-neighbour tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -66,6 +68,31 @@ pub struct Thresholds {
     /// preprocessing (over seeds 0–4 of the demo this moved the withheld σ/m toward its
     /// truth at every seed).
     pub augment: bool,
+    /// A set is out-of-domain when the one-sided Mann–Whitney test of its images'
+    /// out-of-domain scores against the held-out calibration images' rejects at this level
+    /// (the false-alarm rate on in-domain sets).
+    pub ood_alpha: f64,
+    /// An image counts as flagged when its conformal p-value is at most this.
+    pub ood_image_alpha: f64,
+}
+
+impl Thresholds {
+    /// Rejects settings no test can use (levels outside (0, 1), k = 0).
+    pub fn check(&self) -> Result<()> {
+        for (name, v) in [
+            ("--ood-alpha", self.ood_alpha),
+            ("--ood-image-alpha", self.ood_image_alpha),
+            ("--max-far-fraction", self.max_far_fraction),
+        ] {
+            if !(v > 0.0 && v <= 1.0) {
+                bail!("{name} {v}: expected a level in (0, 1]");
+            }
+        }
+        if self.knn_k == 0 {
+            bail!("--knn-k 0: expected at least 1 neighbour");
+        }
+        Ok(())
+    }
 }
 
 impl Default for Thresholds {
@@ -76,6 +103,8 @@ impl Default for Thresholds {
             max_far_fraction: 0.5,
             references: References::Validation,
             augment: true,
+            ood_alpha: 0.01,
+            ood_image_alpha: 0.05,
         }
     }
 }
@@ -127,7 +156,10 @@ pub struct SetInference {
     pub knn_far_fraction: f64,
     /// Per image: k-th neighbour distance ratio, mean over members (for AUROCs).
     pub knn_ratio_per_image: Vec<f64>,
-    /// "recognised" or "extrapolating".
+    /// The out-of-domain test (`ood_*` fields).
+    #[serde(flatten)]
+    pub ood: SetOod,
+    /// "out-of-domain", "recognised" or "extrapolating".
     pub verdict: String,
 }
 
@@ -144,6 +176,12 @@ pub struct Inference {
     pub classes: Vec<String>,
     /// The verdict thresholds.
     pub thresholds: Thresholds,
+    /// Held-out in-domain images calibrating the out-of-domain test.
+    pub calibration_images: usize,
+    /// The calibration images' own out-of-domain scores (each against the others).
+    pub calibration_scores: Vec<f64>,
+    /// The same per training set (the set test's other references).
+    pub calibration_groups: Vec<super::ood::CalibrationGroup>,
     /// One entry per set.
     pub sets: Vec<SetInference>,
 }
@@ -163,6 +201,9 @@ pub struct Target {
     /// Positions in `indices` of the images the overlap and kNN tests use: with held-out
     /// references, a training class's own reference half is left out.
     pub trust_rows: Vec<usize>,
+    /// Positions in `indices` the out-of-domain test scores: a training set's calibration
+    /// half (its even positions) is left out.
+    pub ood_rows: Vec<usize>,
 }
 
 /// What the report needs beyond the JSON: latents of member 0 and where images came from.
@@ -311,6 +352,10 @@ pub fn infer(
                 (Some(_), References::Validation) => (1..indices.len()).step_by(2).collect(),
                 _ => (0..indices.len()).collect(),
             };
+            let ood_rows: Vec<usize> = match class {
+                Some(_) => (1..indices.len()).step_by(2).collect(),
+                None => (0..indices.len()).collect(),
+            };
             if indices.len() < 2 {
                 bail!(
                     "set '{}' of {} has {} image(s) to infer on (a {} set uses its validation images); need at least 2",
@@ -328,6 +373,7 @@ pub fn infer(
                 ds: ds.clone(),
                 indices,
                 trust_rows,
+                ood_rows,
             });
         }
     }
@@ -346,25 +392,77 @@ pub fn infer(
         .build(info.input, info.class_count(), 0)?
         .latent_dim;
     let members = cfg.ensemble;
-    // z[r][t]: member r, target t, latents N×D; zc[r][c]: training class latents.
+    // The out-of-domain test's references (training images, at most MAX_REFERENCES) and
+    // calibration images (every training set's even validation positions).
+    let ref_idx: Vec<usize> = train_idx
+        .iter()
+        .copied()
+        .step_by(train_idx.len().div_ceil(super::ood::MAX_REFERENCES).max(1))
+        .collect();
+    let cal_idx: Vec<usize> = class_val
+        .iter()
+        .flat_map(|v| v.iter().copied().step_by(2))
+        .collect();
+    let cal_group: Vec<usize> = class_val
+        .iter()
+        .enumerate()
+        .flat_map(|(g, v)| std::iter::repeat_n(g, v.len().div_ceil(2)))
+        .collect();
+    let ood_on = cal_idx.len() >= MIN_CALIBRATION;
+    if !ood_on {
+        eprintln!(
+            "warning: only {} held-out calibration image(s) (half of the validation images; need {MIN_CALIBRATION}): the out-of-domain test is skipped; train with a larger --validation",
+            cal_idx.len()
+        );
+    }
+    // z[r][t]: member r, target t, latents N×D; zc[r][c]: training class latents;
+    // dist[r][t] / cal_dist[r]: kNN distances in the out-of-domain spaces.
     let mut z = Vec::new();
     let mut zc = Vec::new();
+    let mut dist = Vec::new();
+    let mut cal_dist = Vec::new();
     for k in 0..members {
         let net =
             load_member(&info, run, k).with_context(|| format!("loading ensemble member {k}"))?;
-        z.push(
-            targets
-                .iter()
-                .map(|t| latents(&net, &t.ds, &t.indices, &channels, aug.as_ref(), &pool))
-                .collect::<Result<Vec<_>>>()?,
-        );
+        let feats = |ds: &Dataset, idx: &[usize]| -> Result<Features> {
+            features(&net, ds, idx, &channels, aug.as_ref(), &pool)
+        };
+        let refs = match ood_on {
+            true => Some(
+                MemberReferences::fit(&feats(&train_ds, &ref_idx)?, th.knn_k)
+                    .context("the out-of-domain test's training references")?,
+            ),
+            false => None,
+        };
+        if let Some(r) = &refs {
+            cal_dist.push(r.distances(&feats(&train_ds, &cal_idx)?)?);
+        }
+        let mut zt = Vec::new();
+        let mut dt = Vec::new();
+        for t in &targets {
+            let f = feats(&t.ds, &t.indices)?;
+            if let Some(r) = &refs {
+                dt.push(r.distances(&f.rows(&t.ood_rows))?);
+            }
+            zt.push(f.latent);
+        }
+        z.push(zt);
+        dist.push(dt);
         zc.push(
             class_refs
                 .iter()
-                .map(|idx| latents(&net, &train_ds, idx, &channels, aug.as_ref(), &pool))
+                .map(|idx| Ok(feats(&train_ds, idx)?.latent))
                 .collect::<Result<Vec<_>>>()?,
         );
     }
+    let calibration = match ood_on {
+        true => Some(Calibration::new(
+            &mean_distances(&cal_dist),
+            &cal_group,
+            &info.sets.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+        )?),
+        false => None,
+    };
     let col0 = |v: &[f32]| -> Vec<f64> { v.chunks(d).map(|r| r[0] as f64).collect() };
     let rest = |v: &[f32]| -> Vec<Vec<f64>> {
         v.chunks(d)
@@ -425,6 +523,14 @@ pub fn infer(
         let mut sorted = ratio.clone();
         sorted.sort_by(f64::total_cmp);
         let far = ratio.iter().filter(|&&v| v > 1.0).count() as f64 / ratio.len() as f64;
+        let ood = match &calibration {
+            Some(cal) => {
+                let per_member: Vec<_> = dist.iter().map(|m| m[ti].clone()).collect();
+                SetOod::evaluate(cal, &per_member, th.ood_image_alpha)
+            }
+            None => SetOod::default(),
+        };
+        let out_of_domain = ood.out_of_domain(th.ood_alpha);
         let recognised = best.mean >= th.min_confidence && far <= th.max_far_fraction;
         sets.push(SetInference {
             name: t.name.clone(),
@@ -441,7 +547,10 @@ pub fn infer(
             knn_median_ratio: sorted[sorted.len() / 2],
             knn_far_fraction: far,
             knn_ratio_per_image: ratio,
-            verdict: if recognised {
+            ood,
+            verdict: if out_of_domain {
+                "out-of-domain"
+            } else if recognised {
                 "recognised"
             } else {
                 "extrapolating"
@@ -455,6 +564,13 @@ pub fn infer(
         members,
         classes: info.sets.iter().map(|c| c.name.clone()).collect(),
         thresholds: th.clone(),
+        calibration_images: calibration.as_ref().map_or(0, |c| c.len()),
+        calibration_scores: calibration
+            .as_ref()
+            .map_or(Vec::new(), |c| c.scores().to_vec()),
+        calibration_groups: calibration
+            .as_ref()
+            .map_or(Vec::new(), |c| c.groups().to_vec()),
         sets,
     };
     let latents = z.swap_remove(0);
@@ -490,7 +606,7 @@ pub fn table(inf: &Inference) -> String {
         .unwrap_or(0)
         .max(12);
     let mut s = format!(
-        "{:<w$} {:>5} {:<8} {:>8} {:>20} {:>20} {:>9} {:<w$} {:>6} {:<13}\n",
+        "{:<w$} {:>5} {:<8} {:>8} {:>20} {:>20} {:>9} {:<w$} {:>6} {:>9} {:<13}\n",
         "set",
         "n",
         "role",
@@ -500,13 +616,14 @@ pub fn table(inf: &Inference) -> String {
         "conf.",
         "closest",
         "far",
+        "OOD p",
         "verdict"
     );
     for x in &inf.sets {
         let p = &x.posterior;
         let b = &x.set_level;
         s += &format!(
-            "{:<w$} {:>5} {:<8} {:>8} {:>20} {:>20} {:>8.1}% {:<w$} {:>5.0}% {:<13}\n",
+            "{:<w$} {:>5} {:<8} {:>8} {:>20} {:>20} {:>8.1}% {:<w$} {:>5.0}% {:>9} {:<13}\n",
             x.name,
             x.images,
             x.role,
@@ -516,15 +633,29 @@ pub fn table(inf: &Inference) -> String {
             100.0 * x.confidence,
             x.closest_known,
             100.0 * x.knn_far_fraction,
+            x.ood.p_value.map_or("-".into(), fmt_p),
             x.verdict
         );
     }
     s += "σ/m: the paper's product of the members' KDEs; set-level: median ensemble-mean z₀, bootstrap over images and members\n";
     s += &format!(
-        "verdict: recognised when confidence ≥ {:.0}% and at most {:.0}% of images lie beyond the training 95th percentile of the {}-th neighbour distance\n",
+        "verdict: out-of-domain when the set's out-of-domain scores exceed those of the {} held-out in-domain images and of each training set's share of them (one-sided Mann–Whitney, largest p < {}); otherwise\n",
+        inf.calibration_images, inf.thresholds.ood_alpha
+    );
+    s += &format!(
+        "         recognised when confidence ≥ {:.0}% and at most {:.0}% of images lie beyond the training 95th percentile of the {}-th neighbour distance; else extrapolating\n",
         100.0 * inf.thresholds.min_confidence,
         100.0 * inf.thresholds.max_far_fraction,
         inf.thresholds.knn_k
     );
     s
+}
+
+/// A p-value in a few characters (scientific below 0.001).
+pub fn fmt_p(p: f64) -> String {
+    if p >= 1e-3 {
+        format!("{p:.3}")
+    } else {
+        format!("{p:.0e}")
+    }
 }

@@ -26,6 +26,29 @@ pub fn kth_distances(
     k: usize,
     skip_self: bool,
 ) -> Result<Vec<f32>> {
+    let nb = nearest(queries, refs, d, k, skip_self)?;
+    Ok(nb.dist.chunks(k).map(|r| r[k - 1]).collect())
+}
+
+/// The k nearest references of every query: distances ascending and reference indices,
+/// each N×k row-major.
+#[derive(Clone, Debug, Default)]
+pub struct Neighbours {
+    /// Distances, ascending along each row.
+    pub dist: Vec<f32>,
+    /// Reference rows, in the same order.
+    pub index: Vec<u32>,
+}
+
+/// The k nearest reference rows of every query row (rows of width `d`). `skip_self` drops
+/// the nearest match of each row (queries = references).
+pub fn nearest(
+    queries: &[f32],
+    refs: &[f32],
+    d: usize,
+    k: usize,
+    skip_self: bool,
+) -> Result<Neighbours> {
     if d == 0 || !queries.len().is_multiple_of(d) || !refs.len().is_multiple_of(d) {
         bail!(
             "knn: arrays of {} and {} values are not rows of width {d}",
@@ -39,14 +62,15 @@ pub fn kth_distances(
         bail!("knn: k = {k} needs at least {need} reference latents, found {m}");
     }
     let (qn, rn) = (norms(queries, d), norms(refs, d));
-    let out: Vec<Vec<f32>> = queries
+    let skip = usize::from(skip_self);
+    let out: Vec<Neighbours> = queries
         .par_chunks(ROWS * d)
         .zip(qn.par_chunks(ROWS))
         .map(|(qb, qnb)| {
             let rows = qnb.len();
-            let mut best = vec![f32::INFINITY; rows * need];
+            let mut best = vec![(f32::INFINITY, 0u32); rows * need];
             let mut dots = vec![0.0f32; rows * COLS];
-            for (rb, rnb) in refs.chunks(COLS * d).zip(rn.chunks(COLS)) {
+            for (bi, (rb, rnb)) in refs.chunks(COLS * d).zip(rn.chunks(COLS)).enumerate() {
                 let cols = rnb.len();
                 sgemm(
                     rows,
@@ -63,21 +87,33 @@ pub fn kth_distances(
                     let top = &mut best[i * need..(i + 1) * need];
                     for j in 0..cols {
                         let d2 = (qnb[i] + rnb[j] - 2.0 * dots[i * COLS + j]).max(0.0);
-                        if d2 < top[need - 1] {
+                        if d2 < top[need - 1].0 {
                             let mut p = need - 1;
-                            while p > 0 && top[p - 1] > d2 {
+                            while p > 0 && top[p - 1].0 > d2 {
                                 top[p] = top[p - 1];
                                 p -= 1;
                             }
-                            top[p] = d2;
+                            top[p] = (d2, (bi * COLS + j) as u32);
                         }
                     }
                 }
             }
-            best.chunks(need).map(|t| t[need - 1].sqrt()).collect()
+            let mut nb = Neighbours::default();
+            for t in best.chunks(need) {
+                for &(d2, j) in &t[skip..] {
+                    nb.dist.push(d2.sqrt());
+                    nb.index.push(j);
+                }
+            }
+            nb
         })
         .collect();
-    Ok(out.concat())
+    let mut all = Neighbours::default();
+    for nb in out {
+        all.dist.extend(nb.dist);
+        all.index.extend(nb.index);
+    }
+    Ok(all)
 }
 
 /// The training reference statistic: the 95th percentile of each training latent's
@@ -151,6 +187,16 @@ mod tests {
             far > 3.0 * thr && near < thr,
             "far {far} near {near} thr {thr}"
         );
+    }
+
+    #[test]
+    fn nearest_returns_the_indices_of_the_closest_rows() {
+        let refs = [0.0, 10.0, 1.0, 3.0, 2.5];
+        let nb = nearest(&[2.0, 9.0], &refs, 1, 2, false).unwrap();
+        assert_eq!(nb.index, vec![4, 2, 1, 3]);
+        assert_eq!(nb.dist, vec![0.5, 1.0, 1.0, 6.0]);
+        let own = nearest(&refs, &refs, 1, 1, true).unwrap();
+        assert_eq!(own.index, vec![2, 3, 0, 4, 3]);
     }
 
     #[test]

@@ -171,6 +171,19 @@ impl Network {
 
     /// Runs the network on `x` (N×C×H×W) with parameters bound on `tape`.
     pub fn forward(&self, tape: &mut Tape, p: &Bound, x: Var, mode: &Mode) -> Result<Outputs> {
+        self.forward_probed(tape, p, x, mode, &mut |_, _, _| Ok(()))
+    }
+
+    /// `forward`, calling `probe` with each layer and its output while that output is
+    /// still on the tape (the trust test reads intermediate features this way).
+    pub fn forward_probed(
+        &self,
+        tape: &mut Tape,
+        p: &Bound,
+        x: Var,
+        mode: &Mode,
+        probe: &mut dyn FnMut(&Layer, Var, &Tape) -> Result<()>,
+    ) -> Result<Outputs> {
         let mut h = x;
         let mut latent = None;
         for (i, layer) in self.layers.iter().enumerate() {
@@ -204,6 +217,7 @@ impl Network {
                 },
             }
             .with_context(|| format!("{} layer {i} ({})", self.name, layer.kind()))?;
+            probe(layer, h, tape)?;
             // Each layer's input is read by no later layer: free it unless a backward
             // rule needs it, it is the latent (an output) or it is not the tape's own.
             if input != h && Some(input) != latent {

@@ -163,6 +163,32 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
         .set_legend(LegendPos::Outside);
     f.save(out.join("knn.png"))?;
 
+    // Out-of-domain scores, with the calibration images' for reference.
+    let mut f = Figure::new(900, 600);
+    let ax = f.axes(0);
+    ax.histogram(
+        &inf.calibration_scores,
+        30,
+        true,
+        "calibration (held-out in-domain)",
+    );
+    for s in &inf.sets {
+        ax.histogram(&s.ood.score_per_image, 30, true, &s.name);
+    }
+    let cal = &inf.calibration_scores;
+    if !cal.is_empty() {
+        let q95 = cal[((cal.len() - 1) as f64 * 0.95).round() as usize];
+        ax.vline_styled(
+            q95,
+            "calibration 95th percentile",
+            Style::default().dashed(),
+        );
+    }
+    ax.set_xlabel("out-of-domain score (sum over spaces of −ln tail probability)")
+        .set_title("out-of-domain score per image")
+        .set_legend(LegendPos::Outside);
+    f.save(out.join("ood.png"))?;
+
     // Saliency: one image of each of the first four sets, every latent dimension.
     let pool = Pool::on(det.device)?;
     let net = load_member(&det.info, run, 0)?;
@@ -283,6 +309,12 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
             Cell::from(format!("{:.3} – {:.3}", s.set_level.q16, s.set_level.q84)),
             Cell::from(format!("{:.3} – {:.3}", s.set_level.q025, s.set_level.q975)),
             Cell::fixed(s.confidence, 3),
+            Cell::from(s.ood.p_value.map_or("–".into(), crate::dcc::infer::fmt_p)),
+            Cell::from(
+                s.ood
+                    .flagged_fraction
+                    .map_or("–".into(), |f| format!("{:.0} %", 100.0 * f)),
+            ),
             Cell::from(s.verdict.as_str()),
         ]);
     }
@@ -298,6 +330,8 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
             "set-level 68 %",
             "set-level 95 %",
             "confidence",
+            "out-of-domain p",
+            "images flagged",
             "verdict",
         ],
         rows,
@@ -316,6 +350,13 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
     page.section("Trust: nearest neighbours").image(
         "knn.png",
         "per-image k-th neighbour distance over the training 95th percentile",
+    );
+    page.section("Trust: out-of-domain test").image(
+        "ood.png",
+        &format!(
+            "per-image score against {} held-out in-domain images; a set is out-of-domain when its scores exceed theirs (one-sided Mann–Whitney p < {}); an image is flagged when its conformal p-value is ≤ {}",
+            inf.calibration_images, inf.thresholds.ood_alpha, inf.thresholds.ood_image_alpha
+        ),
     );
     page.section("Saliency").image(
         "saliency.png",

@@ -4,10 +4,10 @@
 
 use super::halo::{ConcentrationRelation, CoreModel};
 use anyhow::{bail, Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// An output channel of the maps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Channel {
     /// Total projected mass (DM + gas + stars), M☉ per pixel (lensing).
     Mass,
@@ -50,7 +50,7 @@ impl Channel {
 }
 
 /// Every knob of one simulation set. Tags follow SCIENCE.md: [E] values are tunable.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SetConfig {
     /// Set name written to the catalog.
     pub name: String,
@@ -61,11 +61,14 @@ pub struct SetConfig {
     /// Concentration–mass relation.
     pub concentration: ConcentrationRelation,
     /// Shape of the SIDM core.
+    #[serde(default)] // absent from simulation.json files older than the knob
     pub core: CoreModel,
     /// Where each cluster centre lies on the pixel grid.
+    #[serde(default)] // absent from simulation.json files older than the knob
     pub centre: Centring,
     /// Strip subhaloes outside their tidal radius (false: their whole mass renormalised
     /// inside it, as before; central pixels 2–4× too dense).
+    #[serde(default)] // absent from simulation.json files older than the knob
     pub strip_subhaloes: bool,
     /// Factor on every concentration ("different simulation code": 1.2–1.5).
     pub concentration_factor: f64,
@@ -77,6 +80,7 @@ pub struct SetConfig {
     pub log_m200_range: (f64, f64),
     /// Cut-off M* (M☉) of the cluster mass function dn/dlnM ∝ M^−0.9·e^(−M/M*) that masses
     /// are drawn from inside the range; None draws log M uniformly.
+    #[serde(default)] // absent from simulation.json files older than the knob
     pub mass_cutoff: Option<f64>,
     /// Pixels per side.
     pub pixels: usize,
@@ -303,10 +307,11 @@ impl SetConfig {
 
 /// The knobs `SetConfig::apply` accepts, with their meaning (for `--help` and the docs).
 /// Where a cluster's centre lies on the pixel grid.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Centring {
     /// The field's centre: the corner of the four middle pixels for an even side.
+    #[default]
     Field,
     /// The centre of a pixel (the one right and below of the field's centre).
     Pixel,

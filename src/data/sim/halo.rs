@@ -15,7 +15,7 @@ pub fn nfw_mass_shape(x: f64) -> f64 {
 }
 
 /// The concentration–mass relation a set uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ConcentrationRelation {
     /// Duffy et al. 2008 [S:0804.2486], full sample, c200.
     Duffy,
@@ -68,13 +68,14 @@ pub fn core_radius_median(sigma: f64, m200: f64) -> f64 {
 }
 
 /// How an SIDM core reshapes the NFW profile.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum CoreModel {
     /// Mass-conserving coreNFW, M(<r) = M_NFW(<r)·tanh(r/(k·r_c)): unchanged beyond
     /// r₁ ≈ 3k·r_c. k = 1.5 gives the central density of SCIENCE.md's profile.
     Conserving(f64),
     /// SCIENCE.md's ρ0 r_s³/[(r + r_c)(r + r_s)²] renormalised to M200: depressed out to
     /// ~10 r_c, outskirts raised by a few percent.
+    #[default]
     Extended,
 }
 

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use std::path::Path;
 
 /// What to simulate: sets, maps per set, channels and the master seed.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SimulationPlan {
     /// The sets, written in this order.
     pub sets: Vec<SetConfig>,
