@@ -4,13 +4,16 @@ use anyhow::{bail, Context, Result};
 use clap::Args as ClapArgs;
 use dcc::data::augment::Interpolation;
 use dcc::data::dataset::{Dataset, OpenOptions};
+use dcc::data::loader::{Loader, LoaderConfig, Split};
 use dcc::data::npy::write_atomic;
+use dcc::dcc::lock::RunLock;
 use dcc::dcc::loss::LossWeights;
 use dcc::dcc::run::{ClassGrouping, MemberBatches, RunInfo, TrainConfig};
+use dcc::dcc::train::has_checkpoint;
 use dcc::dcc::train::train;
 use dcc::nn::config::NetConfig;
 use dcc::tensor::Device;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// `dcc train` arguments.
 #[derive(ClapArgs)]
@@ -92,16 +95,210 @@ pub struct Args {
     pub resume: bool,
 }
 
+/// The `train` flags given on the command line (clap ids, e.g. "batch"), to tell a
+/// flag the user typed from its default.
+fn given_flags() -> Vec<String> {
+    use clap::CommandFactory;
+    let Ok(m) = super::Cli::command().try_get_matches_from(std::env::args_os()) else {
+        return Vec::new();
+    };
+    let Some(("train", sub)) = m.subcommand() else {
+        return Vec::new();
+    };
+    sub.ids()
+        .filter(|id| sub.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine))
+        .map(|id| id.to_string())
+        .collect()
+}
+
+/// A directory as an absolute path (kept as typed when that fails), so a run can be used
+/// from any working directory.
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// Points a run at `dir` after checking that it holds the run's sets with its map size.
+fn repoint(info: &mut RunInfo, dir: &Path) -> Result<()> {
+    let ds = Dataset::open(
+        dir,
+        &OpenOptions {
+            skip_bad: info.config.skip_bad,
+        },
+    )?;
+    let missing: Vec<&str> = info
+        .sets
+        .iter()
+        .map(|s| s.name.as_str())
+        .filter(|n| !ds.sets().iter().any(|s| s.name == *n))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "--data {}: the run's sets {} are not in it (it has {})",
+            dir.display(),
+            missing.join(", "),
+            ds.sets()
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let [_, _, h, w] = ds.dims();
+    if [h, w] != info.input[1..] {
+        bail!(
+            "--data {}: its maps are {h}×{w}, the run was trained on {}×{}",
+            dir.display(),
+            info.input[1],
+            info.input[2]
+        );
+    }
+    let to = absolute(dir);
+    if to != info.config.data {
+        eprintln!(
+            "training data re-pointed: {} → {}",
+            info.config.data.display(),
+            to.display()
+        );
+    }
+    info.config.data = to;
+    Ok(())
+}
+
+/// Everything that would make training fail once the run directory exists, checked
+/// before it is created.
+fn preflight(info: &RunInfo, ds: &Dataset) -> Result<()> {
+    let c = &info.config;
+    let [_, channels, h, w] = ds.dims();
+    if let Some(list) = &c.channels {
+        if let Some(bad) = list.iter().find(|&&k| k >= channels) {
+            bail!(
+                "--channels: channel {bad} does not exist: the maps of {} have {channels} channel(s), numbered 0 to {}",
+                c.data.display(),
+                channels - 1
+            );
+        }
+    }
+    if let Err(e) = info.network(0) {
+        // The smallest square map the network takes, for the message.
+        let fits = |s: usize| {
+            c.network
+                .build([info.input[0], s, s], info.class_count(), 0)
+                .is_ok()
+        };
+        let need = (1..=4096).find(|&s| fits(s));
+        bail!(
+            "the '{}' network does not fit {h}×{w} maps ({e:#}); {}",
+            c.network.name,
+            match need {
+                Some(s) => format!(
+                    "it needs maps of at least {s}×{s}: resample your maps, or use a network for small maps (--config inception takes ≥ {}×{}, or a TOML with padded convolutions; docs/data.md)",
+                    min_side("inception", info).unwrap_or(0),
+                    min_side("inception", info).unwrap_or(0)
+                ),
+                None => "no map size up to 4096×4096 fits it: check the network TOML".into(),
+            }
+        );
+    }
+    let loader = Loader::new(
+        std::sync::Arc::new(Dataset::open(
+            &c.data,
+            &OpenOptions {
+                skip_bad: c.skip_bad,
+            },
+        )?),
+        LoaderConfig {
+            batch_size: c.batch,
+            seed: c.seed,
+            validation_fraction: c.validation_fraction,
+            channels: c.channels.clone(),
+            ..LoaderConfig::default()
+        },
+    )?;
+    let train_n = info
+        .sets
+        .iter()
+        .filter_map(|s| ds.sets().iter().position(|d| d.name == s.name))
+        .map(|si| {
+            loader
+                .indices(Split::Train)
+                .iter()
+                .filter(|&&i| ds.set_of(i) == Some(si))
+                .count()
+        })
+        .sum::<usize>();
+    if c.batch > train_n {
+        bail!(
+            "--batch {}: the training split of the chosen sets has only {train_n} images; pass --batch {} or less",
+            c.batch,
+            train_n.max(2)
+        );
+    }
+    for s in &info.sets {
+        let Some(si) = ds.sets().iter().position(|d| d.name == s.name) else {
+            continue;
+        };
+        let val = loader
+            .indices(Split::Validation)
+            .iter()
+            .filter(|&&i| ds.set_of(i) == Some(si))
+            .count();
+        if val < 2 {
+            eprintln!(
+                "warning: set '{}' has {val} validation image(s) (--validation {}): infer will have too few held-out images of it to test; raise --validation",
+                s.name, c.validation_fraction
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The smallest square map the embedded network `name` takes with this run's channels.
+fn min_side(name: &str, info: &RunInfo) -> Option<usize> {
+    let net = NetConfig::load(name).ok()?;
+    (1..=4096).find(|&s| {
+        net.build([info.input[0], s, s], info.class_count(), 0)
+            .is_ok()
+    })
+}
+
+/// Removes what a fresh `train` wrote before failing with nothing trained, so the same
+/// command can simply be run again.
+fn clear_untrained(run: &Path, created: bool) {
+    for f in ["config.json", "network.toml", "log.jsonl"] {
+        let _ = std::fs::remove_file(run.join(f));
+    }
+    let _ = std::fs::remove_dir_all(run.join("checkpoint.staging"));
+    if created {
+        let _ = std::fs::remove_dir(run);
+    }
+}
+
 /// Runs `dcc train`.
 pub fn run(a: Args) -> Result<()> {
     let device = Device::select(&a.device)?;
-    let info = if a.resume {
+    let given = given_flags();
+    let fresh = !a.resume;
+    let mut created = false;
+    let (info, _lock) = if a.resume {
         let mut info = RunInfo::load(&a.run)?;
+        let lock = RunLock::acquire(&a.run)?;
+        for id in &given {
+            if !["run", "resume", "epochs", "data", "device"].contains(&id.as_str()) {
+                eprintln!(
+                    "warning: --{} is ignored with --resume: the run keeps the settings it was created with ({})",
+                    id.replace('_', "-"),
+                    a.run.join("config.json").display()
+                );
+            }
+        }
         if let Some(e) = a.epochs {
             info.config.epochs = e;
         }
+        if let Some(d) = &a.data {
+            repoint(&mut info, d)?;
+        }
         info.save(&a.run)?;
-        info
+        (info, lock)
     } else {
         if a.run.join("config.json").exists() {
             bail!(
@@ -115,10 +312,17 @@ pub fn run(a: Args) -> Result<()> {
                 a.lambda.len()
             );
         };
-        let data = a.data.expect("clap requires --data without --resume");
+        let data = absolute(&a.data.expect("clap requires --data without --resume"));
         let mut cfg = TrainConfig::new(data, NetConfig::load(&a.config)?);
-        cfg.known = a.known;
-        cfg.unknown = a.unknown;
+        // "a, b" and "a,,b" mean the sets a and b.
+        let names = |v: Vec<String>| -> Vec<String> {
+            v.iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        cfg.known = names(a.known);
+        cfg.unknown = names(a.unknown);
         cfg.ensemble = a.ensemble;
         cfg.epochs = a.epochs.unwrap_or(150);
         cfg.batch = a.batch;
@@ -142,12 +346,16 @@ pub fn run(a: Args) -> Result<()> {
         let options = OpenOptions {
             skip_bad: cfg.skip_bad,
         };
-        let info = RunInfo::plan(cfg.clone(), &Dataset::open(&cfg.data, &options)?)?;
+        let ds = Dataset::open(&cfg.data, &options)?;
+        let info = RunInfo::plan(cfg.clone(), &ds)?;
+        preflight(&info, &ds)?;
+        created = !a.run.exists();
         std::fs::create_dir_all(&a.run).with_context(|| format!("creating {}", a.run.display()))?;
+        let lock = RunLock::acquire(&a.run)?;
         info.save(&a.run)?;
         let network = toml::to_string(&info.config.network)?;
         write_atomic(&a.run.join("network.toml"), network.as_bytes())?;
-        info
+        (info, lock)
     };
     let c = &info.config;
     eprintln!(
@@ -162,7 +370,17 @@ pub fn run(a: Args) -> Result<()> {
         rayon::current_num_threads()
     );
     eprintln!("device: {device}");
-    let log = train(&info, &a.run, a.resume, true, device)?;
+    let log = match train(&info, &a.run, a.resume, true, device) {
+        Ok(log) => log,
+        Err(e) if fresh && !has_checkpoint(&a.run) => {
+            clear_untrained(&a.run, created);
+            return Err(e.context(format!(
+                "nothing was trained, so {} was cleared: fix the cause and run the same command again",
+                a.run.display()
+            )));
+        }
+        Err(e) => return Err(e),
+    };
     if let Some(last) = log.last() {
         eprintln!(
             "done: epoch {} mean {:.0} images/s; weights in {}",

@@ -42,9 +42,9 @@ fn quote(cell: &str) -> String {
 pub fn write_catalog(path: &Path, catalog: &Catalog) -> Result<()> {
     if catalog.columns.len() < 2 || catalog.columns[0] != "set" || catalog.columns[1] != "sigma" {
         bail!(
-            "{}: the first two columns must be 'set' and 'sigma', found {:?}",
+            "{}: the first two columns must be 'set' and 'sigma', found {}",
             path.display(),
-            catalog.columns
+            catalog.columns.join(", ")
         );
     }
     let mut text = String::new();

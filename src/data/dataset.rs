@@ -46,6 +46,18 @@ impl Dataset {
     pub fn open(dir: &Path, options: &OpenOptions) -> Result<Dataset> {
         let images_path = dir.join(IMAGES_FILE);
         let catalog_path = dir.join(CATALOG_FILE);
+        if dir.is_file() {
+            bail!(
+                "{}: is a file; a dataset is a directory holding {IMAGES_FILE} and {CATALOG_FILE} (docs/data.md)",
+                dir.display()
+            );
+        }
+        if !dir.is_dir() {
+            bail!(
+                "{}: no such directory; a dataset is a directory holding {IMAGES_FILE} and {CATALOG_FILE} (docs/data.md)",
+                dir.display()
+            );
+        }
         let images = NpyArray::open(&images_path)?;
         let dims: [usize; 4] = images.dims().try_into().map_err(|_| {
             anyhow::anyhow!(
@@ -263,11 +275,11 @@ fn collect_sets(catalog: &Catalog, path: &Path, skipped: &[usize]) -> Result<Set
             Some(k) => {
                 if sets[k].sigma != sigma {
                     bail!(
-                        "{}: set '{name}' has sigma {:?} in row {} but {:?} in row {r}; one σ/m per set",
+                        "{}: set '{name}' has sigma {} in row {} but {} in row {r}; one σ/m per set",
                         path.display(),
-                        sets[k].sigma,
+                        sets[k].sigma.map_or("(empty)".into(), |v| v.to_string()),
                         first_row[k],
-                        sigma
+                        sigma.map_or("(empty)".into(), |v| v.to_string())
                     );
                 }
                 k

@@ -128,7 +128,7 @@ fn inconsistent_sigma_within_a_set_is_refused() {
     std::fs::write(d.path().join(CATALOG_FILE), "set,sigma\nA,0.1\nA,0.3\n").unwrap();
     let e = open_err(d.path(), &OpenOptions::default());
     assert!(
-        e.contains("set 'A' has sigma Some(0.1) in row 0 but Some(0.3) in row 1"),
+        e.contains("set 'A' has sigma 0.1 in row 0 but 0.3 in row 1"),
         "{e}"
     );
 }

@@ -225,8 +225,41 @@ pub struct Details {
 /// Loads member `k` of a run.
 pub fn load_member(info: &RunInfo, run: &Path, k: usize) -> Result<Network> {
     let mut net = info.network(k)?;
-    load_params(&run.join(weights_file(k)), &mut net.params)?;
+    let path = run.join(weights_file(k));
+    if !path.exists() {
+        bail!(
+            "{}: this run has no trained weights yet (no {}){}",
+            run.display(),
+            weights_file(k),
+            match super::lock::holder(run) {
+                Some(pid) =>
+                    format!("; it is being trained by process {pid}: wait for its first epoch"),
+                None => "; train it first (dcc train --run … --resume continues it)".into(),
+            }
+        );
+    }
+    load_params(&path, &mut net.params)?;
     Ok(net)
+}
+
+/// Says so when `run` is still training: which epoch its weights are from.
+fn note_training(run: &Path) {
+    if let Some(pid) = super::lock::holder(run) {
+        let epoch = std::fs::read_to_string(run.join("log.jsonl"))
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                    .and_then(|v| v["epoch"].as_u64())
+            });
+        eprintln!(
+            "note: {} is being trained (process {pid}); its weights are from epoch {}",
+            run.display(),
+            epoch.map_or("?".into(), |e| e.to_string())
+        );
+    }
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {
@@ -245,8 +278,15 @@ pub fn infer(
     device: crate::tensor::Device,
 ) -> Result<(Inference, Details)> {
     let info = RunInfo::load(run)?;
+    note_training(run);
     let cfg = &info.config;
-    let train_ds = Arc::new(info.open_dataset()?);
+    let train_ds = Arc::new(info.open_dataset().with_context(|| {
+        format!(
+            "{}: opening the run's training data (moved? re-point it with dcc train --run {} --resume --data DIR)",
+            run.display(),
+            run.display()
+        )
+    })?);
     let loader = Loader::new(
         train_ds.clone(),
         LoaderConfig {
@@ -306,14 +346,25 @@ pub fn infer(
         .collect();
     if let Some((c, r)) = info.sets.iter().zip(&class_refs).find(|(_, r)| r.len() < 2) {
         bail!(
-            "class '{}' has {} reference image(s) (references: {:?}); need at least 2: train with a larger --validation or infer with --references train",
+            "class '{}' has {} reference image(s) (references: {}); need at least 2: train with a larger --validation or infer with --references train",
             c.name,
             r.len(),
-            th.references
+            match th.references {
+                References::Validation => "validation",
+                References::Train => "train",
+            }
         );
     }
 
     let mut targets = Vec::new();
+    let mut skipped: Vec<String> = Vec::new();
+    let only: Option<Vec<String>> = only.map(|o| {
+        o.iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    });
+    let only = only.as_deref();
     for dir in data {
         let same = same_dir(dir, &cfg.data);
         let ds = if same {
@@ -326,6 +377,20 @@ pub fn infer(
                 },
             )?)
         };
+        let have = ds.dims()[1];
+        if channels.iter().any(|&k| k >= have) {
+            bail!(
+                "{}: the run was trained on {} channel(s) ({}) of {}-channel maps; the maps here have {have}",
+                dir.display(),
+                channels.len(),
+                channels
+                    .iter()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                train_ds.dims()[1]
+            );
+        }
         for set in ds.sets() {
             if only.is_some_and(|o| !o.contains(&set.name)) {
                 continue;
@@ -357,13 +422,19 @@ pub fn infer(
                 None => (0..indices.len()).collect(),
             };
             if indices.len() < 2 {
-                bail!(
-                    "set '{}' of {} has {} image(s) to infer on (a {} set uses its validation images); need at least 2",
+                eprintln!(
+                    "warning: set '{}' of {} is skipped: it has {} image(s) to infer on{}; at least 2 are needed",
                     set.name,
                     dir.display(),
                     indices.len(),
-                    role
+                    if role == "new" {
+                        String::new()
+                    } else {
+                        " (a training set is inferred on its validation images: train with a larger --validation)".to_string()
+                    }
                 );
+                skipped.push(set.name.clone());
+                continue;
             }
             targets.push(Target {
                 name: set.name.clone(),
@@ -377,8 +448,39 @@ pub fn infer(
             });
         }
     }
+    let available = || -> String {
+        let mut names: Vec<String> = Vec::new();
+        for dir in data {
+            if let Ok(ds) = Dataset::open(dir, &OpenOptions { skip_bad: true }) {
+                names.extend(ds.sets().iter().map(|s| s.name.clone()));
+            }
+        }
+        names.join(", ")
+    };
+    if let Some(only) = only {
+        let missing: Vec<&str> = only
+            .iter()
+            .map(|s| s.as_str())
+            .filter(|n| !targets.iter().any(|t| t.name == *n) && !skipped.iter().any(|s| s == n))
+            .collect();
+        if !missing.is_empty() {
+            bail!(
+                "--sets: no set named {} in the data (the sets there: {})",
+                missing.join(", "),
+                available()
+            );
+        }
+    }
     if targets.is_empty() {
-        bail!("no set to infer on (check --data and --sets)");
+        bail!(
+            "no set to infer on (the sets in the data: {}{})",
+            available(),
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!("; skipped for too few images: {}", skipped.join(", "))
+            }
+        );
     }
 
     let pool = Pool::on(device)?;
@@ -638,10 +740,15 @@ pub fn table(inf: &Inference) -> String {
         );
     }
     s += "σ/m: the paper's product of the members' KDEs; set-level: median ensemble-mean z₀, bootstrap over images and members\n";
-    s += &format!(
-        "verdict: out-of-domain when the set's out-of-domain scores exceed those of the {} held-out in-domain images and of each training set's share of them (one-sided Mann–Whitney, largest p < {}); otherwise\n",
-        inf.calibration_images, inf.thresholds.ood_alpha
-    );
+    s += &if inf.calibration_images == 0 {
+        "verdict: out-of-domain test skipped (too few validation images to calibrate it);\n"
+            .to_string()
+    } else {
+        format!(
+            "verdict: out-of-domain when the set's out-of-domain scores exceed those of the {} held-out in-domain images and of each training set's share of them (one-sided Mann–Whitney, largest p < {}); otherwise\n",
+            inf.calibration_images, inf.thresholds.ood_alpha
+        )
+    };
     s += &format!(
         "         recognised when confidence ≥ {:.0}% and at most {:.0}% of images lie beyond the training 95th percentile of the {}-th neighbour distance; else extrapolating\n",
         100.0 * inf.thresholds.min_confidence,

@@ -37,7 +37,10 @@ impl LabelMap {
         let lo = logs.iter().cloned().fold(f64::INFINITY, f64::min);
         let hi = logs.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
-            bail!("the known sets need at least two different σ/m values to define the σ/m axis, found {known_sigmas:?}");
+            bail!(
+                "the known sets need at least two different σ/m values to define the σ/m axis, found {}",
+                known_sigmas.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
+            );
         }
         Ok(LabelMap {
             log_lo: lo,

@@ -198,8 +198,12 @@ impl RunInfo {
     pub fn plan(config: TrainConfig, dataset: &Dataset) -> Result<RunInfo> {
         if config.known.len() < 2 {
             bail!(
-                "--known needs at least two sets (they define the σ/m axis), found {:?}",
-                config.known
+                "--known needs at least two sets (they define the σ/m axis), found {}",
+                if config.known.is_empty() {
+                    "none".to_string()
+                } else {
+                    config.known.join(", ")
+                }
             );
         }
         if config.ensemble == 0 || config.batch < 2 || config.epochs == 0 {

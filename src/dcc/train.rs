@@ -203,6 +203,11 @@ fn restore(run: &Path, info: &RunInfo, members: &mut [Member]) -> Result<State> 
     Ok(state)
 }
 
+/// Whether `run` has a checkpoint to resume from (some training was done).
+pub fn has_checkpoint(run: &Path) -> bool {
+    CheckpointDir::new(run).existing().is_some()
+}
+
 /// Trains the run described by `info` into `run` (fresh, or resumed from its checkpoint)
 /// on `device`.
 pub fn train(
@@ -355,7 +360,11 @@ pub fn train(
                 m.trainer
                     .step(x, &mode, |tape, out| {
                         let (l, t) = dcc_loss(tape, out, keep, &labels, &weights)?;
-                        for (name, v) in [("cross-entropy", t.ce), ("CCLP", t.cclp), ("distance", t.dist)] {
+                        for (name, v) in [
+                            ("cross-entropy", t.ce),
+                            ("CCLP", t.cclp),
+                            ("distance", t.dist),
+                        ] {
                             if !v.is_finite() {
                                 bail!("the {name} term is {v}");
                             }
@@ -365,9 +374,14 @@ pub fn train(
                     })
                     .with_context(|| {
                         format!(
-                            "training stopped at epoch {}, step {} (member {k}); the last good checkpoint is kept",
+                            "training stopped at epoch {}, step {} (member {k}); {}",
                             epoch + 1,
-                            b + 1
+                            b + 1,
+                            if has_checkpoint(run) {
+                                "the last good checkpoint is kept"
+                            } else {
+                                "no checkpoint exists yet (try a lower --lr)"
+                            }
                         )
                     })?;
                 train_terms[k].add(&terms, row_classes.len());

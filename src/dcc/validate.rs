@@ -186,7 +186,8 @@ pub fn leave_one_out(template: &TrainConfig, info: &RunInfo) -> Result<Vec<(Stri
     }
     if labels.len() < 3 {
         bail!(
-            "leave-one-out needs at least 3 distinct known σ/m values (2 must remain to define the axis), found {labels:?}"
+            "leave-one-out needs at least 3 distinct known σ/m values (2 must remain to define the axis), found {}",
+            labels.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
         );
     }
     Ok(labels

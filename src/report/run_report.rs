@@ -166,23 +166,14 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
     // Out-of-domain scores, with the calibration images' for reference.
     let mut f = Figure::new(900, 600);
     let ax = f.axes(0);
-    ax.histogram(
-        &inf.calibration_scores,
-        30,
-        true,
-        "calibration (held-out in-domain)",
-    );
+    ax.histogram(&inf.calibration_scores, 30, true, "calibration");
     for s in &inf.sets {
         ax.histogram(&s.ood.score_per_image, 30, true, &s.name);
     }
     let cal = &inf.calibration_scores;
     if !cal.is_empty() {
         let q95 = cal[((cal.len() - 1) as f64 * 0.95).round() as usize];
-        ax.vline_styled(
-            q95,
-            "calibration 95th percentile",
-            Style::default().dashed(),
-        );
+        ax.vline_styled(q95, "calibration q95", Style::default().dashed());
     }
     ax.set_xlabel("out-of-domain score (sum over spaces of −ln tail probability)")
         .set_title("out-of-domain score per image")
