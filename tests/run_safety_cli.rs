@@ -121,6 +121,58 @@ fn runs_fail_early_resume_safely_lock_and_move() {
     );
     assert!(ok, "{out}");
 
+    // One epoch at chance: the answer says the model did not learn.
+    assert!(out.contains("WARNING: the model did not learn"), "{out}");
+    assert!(out.contains("every set reads the same σ/m"), "{out}");
+    let inf: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("infer.json")).unwrap()).unwrap();
+    assert!(!inf["warnings"].as_array().unwrap().is_empty());
+    // --json elsewhere leaves RUN/infer.json and the report alone; `-` prints the JSON.
+    let before = std::fs::read_to_string(run.join("infer.json")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dcc"))
+        .current_dir(&elsewhere)
+        .args([
+            "--threads",
+            "2",
+            "infer",
+            "--run",
+            run_s,
+            "--sets",
+            "bahamas-1",
+        ])
+        .args(["--json", "-", "--device", "cpu"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::read_to_string(run.join("infer.json")).unwrap(),
+        before
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is the JSON");
+    assert_eq!(v["sets"].as_array().unwrap().len(), 1);
+
+    // report redraws the last inference: its sets and its thresholds.
+    let (ok, out) = dcc_in(
+        &root,
+        &[
+            "infer",
+            "--run",
+            "run",
+            "--sets",
+            "bahamas-1,bahamas-cdm",
+            "--ood-alpha",
+            "0.5",
+            "--no-report",
+            "--device",
+            "cpu",
+        ],
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = dcc_in(&root, &["report", "--run", "run", "--device", "cpu"]);
+    assert!(ok, "{out}");
+    let page = std::fs::read_to_string(run.join("report/index.html")).unwrap();
+    assert!(page.contains("largest p &lt; 0.5") && !page.contains("bahamas-0.3"));
+
     // --resume names every flag it ignores; --epochs extends the run.
     let (ok, out) = dcc_in(
         &root,

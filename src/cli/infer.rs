@@ -8,7 +8,7 @@ use dcc::dcc::run::RunInfo;
 use dcc::report::run_report::write_report;
 use dcc::report::save_json;
 use dcc::tensor::Device;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// `dcc infer` arguments.
 #[derive(ClapArgs)]
@@ -83,13 +83,33 @@ pub fn run(a: Args) -> Result<()> {
         &th,
         Device::select(&a.device)?,
     )?;
-    print!("{}", table(&inf));
-    let json = a.json.unwrap_or_else(|| a.run.join("infer.json"));
-    save_json(&json, &inf)?;
-    println!("JSON: {}", json.display());
-    if !a.no_report {
-        let page = write_report(&a.run, &inf, &details)?;
-        println!("report: {}", page.display());
+    // RUN/infer.json and RUN/report/ describe the same inference: --json elsewhere
+    // leaves both alone, and `-` keeps stdout for the JSON alone.
+    match a.json.as_deref() {
+        Some(p) if p == Path::new("-") => {
+            eprint!("{}", table(&inf));
+            println!("{}", serde_json::to_string_pretty(&inf)?);
+            eprintln!("report not written (--json -); RUN/infer.json left as it was");
+        }
+        Some(p) => {
+            print!("{}", table(&inf));
+            save_json(p, &inf)?;
+            println!("JSON: {}", p.display());
+            println!(
+                "report not written (--json writes elsewhere); {} left as it was",
+                a.run.join("infer.json").display()
+            );
+        }
+        None => {
+            print!("{}", table(&inf));
+            let json = a.run.join("infer.json");
+            save_json(&json, &inf)?;
+            println!("JSON: {}", json.display());
+            if !a.no_report {
+                let page = write_report(&a.run, &inf, &details)?;
+                println!("report: {}", page.display());
+            }
+        }
     }
     Ok(())
 }
@@ -108,34 +128,43 @@ pub struct ReportArgs {
     pub device: String,
 }
 
-/// Runs `dcc report`: infers with default thresholds and writes the page.
+/// Runs `dcc report`: the page of the last `dcc infer` (its data, sets and thresholds,
+/// read from RUN/infer.json; without one, the training data with default thresholds).
 pub fn report(a: ReportArgs) -> Result<()> {
-    let data = if !a.data.is_empty() {
-        a.data
-    } else {
-        let previous: Option<Vec<PathBuf>> = std::fs::read_to_string(a.run.join("infer.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| {
-                let mut dirs: Vec<PathBuf> = Vec::new();
-                for s in v["sets"].as_array()? {
-                    let d = PathBuf::from(s["data"].as_str()?);
-                    if !dirs.contains(&d) {
-                        dirs.push(d);
-                    }
-                }
-                Some(dirs)
-            });
-        match previous {
-            Some(d) if !d.is_empty() => d,
-            _ => vec![RunInfo::load(&a.run)?.config.data],
+    let previous: Option<serde_json::Value> = std::fs::read_to_string(a.run.join("infer.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let mut sets: Vec<String> = Vec::new();
+    for s in previous
+        .as_ref()
+        .and_then(|v| v["sets"].as_array())
+        .into_iter()
+        .flatten()
+    {
+        if let (Some(d), Some(n)) = (s["data"].as_str(), s["name"].as_str()) {
+            if !dirs.contains(&PathBuf::from(d)) {
+                dirs.push(PathBuf::from(d));
+            }
+            sets.push(n.to_string());
         }
+    }
+    let th: Thresholds = previous
+        .as_ref()
+        .and_then(|v| serde_json::from_value(v["thresholds"].clone()).ok())
+        .unwrap_or_default();
+    let (data, only) = if !a.data.is_empty() {
+        (a.data, None)
+    } else if !dirs.is_empty() {
+        (dirs, Some(sets))
+    } else {
+        (vec![RunInfo::load(&a.run)?.config.data], None)
     };
     let (inf, details) = infer(
         &a.run,
         &data,
-        None,
-        &Thresholds::default(),
+        only.as_deref(),
+        &th,
         Device::select(&a.device)?,
     )?;
     let page = write_report(&a.run, &inf, &details)?;

@@ -25,7 +25,7 @@ use std::sync::Arc;
 pub const SCHEMA: &str = "dcc-infer/2";
 
 /// Which latents stand for a training class in the overlap and nearest-neighbour tests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum References {
     /// Half of each class's held-out (validation) images; the other half is what the
@@ -50,8 +50,10 @@ impl References {
 /// Fewest held-out images per class on each side of the reference / test split.
 pub const MIN_HELD_OUT_REFERENCES: usize = 10;
 
-/// How `infer` judges trust.
-#[derive(Clone, Debug, Serialize)]
+/// How `infer` judges trust (read back from `infer.json` by `dcc report`; fields an
+/// older file lacks take their defaults).
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Thresholds {
     /// A set is recognised when its confidence (largest mean overlap with a known class)
     /// reaches this.
@@ -182,6 +184,8 @@ pub struct Inference {
     pub calibration_scores: Vec<f64>,
     /// The same per training set (the set test's other references).
     pub calibration_groups: Vec<super::ood::CalibrationGroup>,
+    /// Signs that the model did not learn (`learned.rs`); empty when none.
+    pub warnings: Vec<String>,
     /// One entry per set.
     pub sets: Vec<SetInference>,
 }
@@ -673,6 +677,7 @@ pub fn infer(
         calibration_groups: calibration
             .as_ref()
             .map_or(Vec::new(), |c| c.groups().to_vec()),
+        warnings: super::learned::warnings(run, info.class_count(), &sets),
         sets,
     };
     let latents = z.swap_remove(0);
@@ -755,6 +760,9 @@ pub fn table(inf: &Inference) -> String {
         100.0 * inf.thresholds.max_far_fraction,
         inf.thresholds.knn_k
     );
+    for w in &inf.warnings {
+        s += &format!("WARNING: {w}\n");
+    }
     s
 }
 

@@ -11,6 +11,7 @@ pub mod kde;
 pub mod knn;
 pub mod labels;
 pub mod latents;
+pub mod learned;
 pub mod lock;
 pub mod loss;
 pub mod ood;

@@ -279,6 +279,9 @@ pub fn collect(runs: &[PathBuf], th: &Thresholds, device: Device) -> Result<Vec<
             device,
         )
         .with_context(|| format!("inferring {}", run.display()))?;
+        for w in &inf.warnings {
+            eprintln!("warning: {}: {w}", run.display());
+        }
         out.extend(trials(run, &info, &inf));
     }
     Ok(out)
