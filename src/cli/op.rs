@@ -42,7 +42,7 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     (
         "conv2d",
         "x N×C×H×W, w O×C×k×k, [b O]",
-        "stride=1 padding=0 pad_mode=zeros|replicate",
+        "stride=1 padding=0|none|same pad_mode=zeros|replicate",
     ),
     (
         "max_pool2d",
@@ -180,9 +180,17 @@ fn apply(op: &str, tape: &mut Tape, v: &[Var], p: &Params) -> Result<Var> {
                 "replicate" => PadMode::Replicate,
                 m => bail!("--param pad_mode={m}: expected zeros or replicate"),
             };
+            // The network TOML's padding words work here too: none, same (k/2), or a count.
+            let padding = match p.get("padding", Some("0".to_string()))?.as_str() {
+                "none" => 0,
+                "same" => tape.value(v[1]).dims().get(2).copied().unwrap_or(1) / 2,
+                n => n.parse().map_err(|_| {
+                    anyhow!("--param padding={n}: expected none, same or a number of pixels")
+                })?,
+            };
             let cp = Conv2dParams {
                 stride: p.get("stride", Some(1))?,
-                padding: p.get("padding", Some(0))?,
+                padding,
                 pad_mode,
             };
             ops::conv2d::conv2d(tape, v[0], v[1], v.get(2).copied(), cp)

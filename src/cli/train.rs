@@ -44,7 +44,7 @@ pub struct Args {
     /// Ensemble members.
     #[arg(long, default_value_t = 3)]
     pub ensemble: usize,
-    /// Epochs (with --resume: the new total).
+    /// Epochs [default: 150] (with --resume: the new total).
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Images per batch.

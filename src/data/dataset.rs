@@ -218,7 +218,11 @@ impl Dataset {
     /// Names of the columns whose every non-empty cell is a number (`sigma` included).
     pub fn numeric_columns(&self) -> Vec<String> {
         let cat = &self.catalog;
+        // pandas writes its row index as a column with a blank header (read back and
+        // written again: "Unnamed: 0"); it numbers rows, it is not data.
+        let index = |name: &str| name.trim().is_empty() || name.starts_with("Unnamed: ");
         (1..cat.columns.len())
+            .filter(|&i| !index(&cat.columns[i]))
             .filter(|&i| {
                 cat.rows
                     .iter()

@@ -215,3 +215,22 @@ fn missing_files_are_named() {
     let e = open_err(d.path(), &OpenOptions::default());
     assert!(e.contains("images.npy: cannot open"), "{e}");
 }
+
+#[test]
+fn a_pandas_index_column_is_not_data() {
+    let d = Dir::new("ds");
+    make_dataset(d.path(), &[("A", Some(0.1))], 2, [1, 2, 2]);
+    for header in ["", "Unnamed: 0"] {
+        std::fs::write(
+            d.path().join(CATALOG_FILE),
+            format!("{header},set,sigma,m200\n0,A,0.1,14.1\n1,A,0.1,14.3\n"),
+        )
+        .unwrap();
+        let ds = Dataset::open(d.path(), &OpenOptions::default()).unwrap();
+        assert_eq!(
+            ds.numeric_columns(),
+            vec!["sigma", "m200"],
+            "header '{header}'"
+        );
+    }
+}
