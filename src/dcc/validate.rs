@@ -363,6 +363,15 @@ pub fn table(r: &CoverageReport) -> String {
     s
 }
 
+/// A fraction or bias for the page: a dash for an empty group, as in the table.
+fn num(v: f64) -> Cell {
+    if v.is_finite() {
+        Cell::fixed(v, 2)
+    } else {
+        Cell::from("–")
+    }
+}
+
 /// Writes `coverage.json` and `coverage.html` into `out`; returns the page's path.
 pub fn write(out: &Path, r: &CoverageReport) -> Result<PathBuf> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -378,12 +387,12 @@ pub fn write(out: &Path, r: &CoverageReport) -> Result<PathBuf> {
             vec![
                 Cell::from(c.group.as_str()),
                 Cell::fixed(c.trials as f64, 0),
-                Cell::fixed(c.posterior_68, 2),
-                Cell::fixed(c.posterior_90, 2),
-                Cell::fixed(c.set_68, 2),
-                Cell::fixed(c.set_95, 2),
-                Cell::fixed(c.posterior_bias_dex, 2),
-                Cell::fixed(c.set_bias_dex, 2),
+                num(c.posterior_68),
+                num(c.posterior_90),
+                num(c.set_68),
+                num(c.set_95),
+                num(c.posterior_bias_dex),
+                num(c.set_bias_dex),
             ]
         })
         .collect();

@@ -3,7 +3,8 @@
 //! saliency maps, latent–catalog correlations and training curves.
 
 use super::{
-    save_json, Cell, Colormap, Figure, Heatmap, HtmlPage, ImagePanel, LegendPos, Scale, Style,
+    palette, save_json, Cell, Colormap, Figure, Heatmap, HtmlPage, ImagePanel, LegendPos, Scale,
+    Style,
 };
 use crate::dcc::infer::{load_member, table, Details, Inference};
 use crate::dcc::interpret::{pearson, saliency};
@@ -105,22 +106,49 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
         .set_legend(LegendPos::Outside);
     f.save(out.join("z0.png"))?;
 
-    // Posteriors.
+    // Posteriors, each set's catalogue σ/m dashed in its colour (CDM drawn at 0.01), the
+    // axis trimmed to where the densities are.
     let mut f = Figure::new(900, 600);
     let ax = f.axes(0);
-    for s in &inf.sets {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for (i, s) in inf.sets.iter().enumerate() {
         let sig: Vec<f64> = s
             .posterior
             .log_sigma
             .iter()
             .map(|l| 10f64.powf(*l))
             .collect();
-        ax.line(&sig, &s.posterior.density, &s.name);
+        let peak = s.posterior.density.iter().cloned().fold(0.0, f64::max);
+        for (x, d) in sig.iter().zip(&s.posterior.density) {
+            if *d > 1e-3 * peak {
+                lo = lo.min(*x);
+                hi = hi.max(*x);
+            }
+        }
+        // The legend is narrow: short verdict tags.
+        let label = match s.verdict.as_str() {
+            "out-of-domain" => format!("{} (OOD)", s.name),
+            "extrapolating" => format!("{} (extrap.)", s.name),
+            _ => s.name.clone(),
+        };
+        ax.line_styled(&sig, &s.posterior.density, &label, Style::color(palette(i)));
+    }
+    for (i, s) in inf.sets.iter().enumerate() {
+        if let Some(c) = s.catalog_sigma {
+            ax.vline_styled(
+                crate::dcc::labels::relabel(c),
+                "",
+                Style::color(palette(i)).dashed(),
+            );
+        }
+    }
+    if lo < hi {
+        ax.set_xlim(lo / 1.5, hi * 1.5);
     }
     ax.set_xscale(Scale::Log10)
         .set_xlabel("σ/m [cm²/g]")
         .set_ylabel("density per dex")
-        .set_title("σ/m posteriors (ensemble product)")
+        .set_title("σ/m posteriors (ensemble product); dashed: catalogue σ/m, CDM at 0.01")
         .set_legend(LegendPos::Outside);
     f.save(out.join("posteriors.png"))?;
 
@@ -154,7 +182,8 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
     for s in &inf.sets {
         ax.histogram(&s.knn_ratio_per_image, 30, true, &s.name);
     }
-    ax.vline_styled(1.0, "training 95th percentile", Style::default().dashed())
+    ax.set_ylabel("share of images per bin");
+    ax.vline_styled(1.0, "reference q95", Style::default().dashed())
         .set_xlabel(&format!(
             "{}-th neighbour distance / training 95th percentile",
             inf.thresholds.knn_k
@@ -176,6 +205,7 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
         ax.vline_styled(q95, "calibration q95", Style::default().dashed());
     }
     ax.set_xlabel("out-of-domain score (sum over spaces of −ln tail probability)")
+        .set_ylabel("share of images per bin")
         .set_title("out-of-domain score per image")
         .set_legend(LegendPos::Outside);
     f.save(out.join("ood.png"))?;
