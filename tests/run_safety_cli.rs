@@ -229,6 +229,29 @@ fn runs_fail_early_resume_safely_lock_and_move() {
         &["infer", "--run", run_s, "--no-report", "--device", "cpu"],
     );
     assert!(ok, "{out}");
+    // Two directories with the same set names: the table says which is which.
+    std::fs::create_dir_all(root.join("twin")).unwrap();
+    for f in ["images.npy", "catalog.csv"] {
+        std::fs::copy(root.join("moved").join(f), root.join("twin").join(f)).unwrap();
+    }
+    let (ok, out) = dcc_in(
+        &root,
+        &[
+            "infer",
+            "--run",
+            "run",
+            "--data",
+            "moved",
+            "twin",
+            "--no-report",
+            "--device",
+            "cpu",
+        ],
+    );
+    assert!(
+        ok && out.contains("bahamas-1 [twin]") && out.contains("bahamas-1 [moved]"),
+        "{out}"
+    );
     // Data that is not the run's is refused.
     let (ok, out) = dcc_in(
         &root,

@@ -704,11 +704,24 @@ fn pick_rows(m: &[f32], rows: &[usize], d: usize) -> Vec<f32> {
 
 /// The readable summary table.
 pub fn table(inf: &Inference) -> String {
+    // A set name found in several data directories is shown with its directory's name.
+    let shown: Vec<String> = inf
+        .sets
+        .iter()
+        .map(|x| {
+            let twins = inf.sets.iter().filter(|y| y.name == x.name).count();
+            match x.data.file_name() {
+                Some(dir) if twins > 1 => format!("{} [{}]", x.name, dir.to_string_lossy()),
+                _ => x.name.clone(),
+            }
+        })
+        .collect();
     // Columns as wide as the longest set name (set names are the user's).
     let w = inf
         .sets
         .iter()
-        .flat_map(|x| [x.name.chars().count(), x.closest_known.chars().count()])
+        .zip(&shown)
+        .flat_map(|(x, n)| [n.chars().count(), x.closest_known.chars().count()])
         .max()
         .unwrap_or(0)
         .max(12);
@@ -726,12 +739,12 @@ pub fn table(inf: &Inference) -> String {
         "OOD p",
         "verdict"
     );
-    for x in &inf.sets {
+    for (x, name) in inf.sets.iter().zip(&shown) {
         let p = &x.posterior;
         let b = &x.set_level;
         s += &format!(
             "{:<w$} {:>5} {:<8} {:>8} {:>20} {:>20} {:>8.1}% {:<w$} {:>5.0}% {:>9} {:<13}\n",
-            x.name,
+            name,
             x.images,
             x.role,
             x.catalog_sigma.map_or("-".into(), |v| format!("{v}")),
