@@ -141,18 +141,6 @@ fn channel_moments(t: &Tensor, out: &mut [Vec<f32>]) {
     }
 }
 
-/// Latents (N×D, row-major) of images `indices` of `ds`.
-pub fn latents(
-    net: &Network,
-    ds: &Dataset,
-    indices: &[usize],
-    channels: &[usize],
-    augment: Option<&TestAugment>,
-    pool: &Pool,
-) -> Result<Vec<f32>> {
-    Ok(features(net, ds, indices, channels, augment, pool)?.latent)
-}
-
 /// The latent, penultimate and layer-statistics features of images `indices` of `ds`.
 pub fn features(
     net: &Network,

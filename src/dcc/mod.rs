@@ -6,6 +6,7 @@ pub mod checkpoint;
 pub mod demo;
 pub mod demo_checks;
 pub mod infer;
+pub mod infer_table;
 pub mod interpret;
 pub mod kde;
 pub mod knn;
