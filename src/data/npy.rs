@@ -165,31 +165,107 @@ pub fn write_npy_f32(path: &Path, dims: &[usize], data: &[f32]) -> Result<()> {
     w.finish()
 }
 
-/// Element type of an array this reader accepts.
+/// Element type of an array this reader accepts (every one is read as f32).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dtype {
-    /// Little-endian float32 (`<f4`).
+    /// IEEE half precision (`f2`).
+    F16,
+    /// float32 (`f4`).
     F32,
-    /// Little-endian float64 (`<f8`).
+    /// float64 (`f8`).
     F64,
+    /// Signed integers of 1, 2, 4 or 8 bytes (`i1` … `i8`).
+    Int(u8),
+    /// Unsigned integers of 1, 2, 4 or 8 bytes (`u1` … `u8`; `b1` booleans as 0/1).
+    Uint(u8),
 }
 
 impl Dtype {
     /// Bytes per element.
     pub fn size(self) -> usize {
         match self {
+            Dtype::F16 => 2,
             Dtype::F32 => 4,
             Dtype::F64 => 8,
+            Dtype::Int(n) | Dtype::Uint(n) => n as usize,
+        }
+    }
+
+    /// Parses a numpy `descr` such as `<f4`, `>i2` or `|u1`; returns the type and whether
+    /// it is big-endian.
+    fn parse(descr: &str) -> Result<(Dtype, bool)> {
+        let (order, code) = match descr.chars().next() {
+            Some(c @ ('<' | '>' | '=' | '|')) => (c, &descr[1..]),
+            _ => ('=', descr),
+        };
+        let dtype = match code {
+            "f2" | "e" => Dtype::F16,
+            "f4" | "f" => Dtype::F32,
+            "f8" | "d" => Dtype::F64,
+            "b1" | "?" | "u1" | "B" => Dtype::Uint(1),
+            "u2" => Dtype::Uint(2),
+            "u4" => Dtype::Uint(4),
+            "u8" => Dtype::Uint(8),
+            "i1" | "b" => Dtype::Int(1),
+            "i2" => Dtype::Int(2),
+            "i4" => Dtype::Int(4),
+            "i8" => Dtype::Int(8),
+            _ => bail!(
+                "unsupported dtype '{descr}': expected a float (f2, f4, f8) or integer (i1–i8, \
+                 u1–u8) type; complex, string and object arrays are not maps"
+            ),
+        };
+        // '=' is the writer's native order; every machine numpy runs on today is little-endian.
+        Ok((dtype, order == '>' && dtype.size() > 1))
+    }
+
+    /// Element `b` (exactly `size()` bytes, in file order) as f32.
+    fn decode(self, b: &[u8], big: bool) -> f32 {
+        let mut a = [0u8; 8];
+        let n = b.len();
+        a[..n].copy_from_slice(b);
+        if big {
+            a[..n].reverse();
+        }
+        match self {
+            Dtype::F16 => f16_to_f32(u16::from_le_bytes([a[0], a[1]])),
+            Dtype::F32 => f32::from_le_bytes([a[0], a[1], a[2], a[3]]),
+            Dtype::F64 => f64::from_le_bytes(a) as f32,
+            Dtype::Uint(_) => u64::from_le_bytes(a) as f32,
+            Dtype::Int(k) => {
+                // Sign-extend from k bytes.
+                let shift = 64 - 8 * k as u32;
+                ((i64::from_le_bytes(a) << shift) >> shift) as f32
+            }
         }
     }
 }
 
-/// A memory-mapped `.npy` array of float32 or float64, read as f32.
+/// IEEE 754 half → single precision, exact (subnormals, infinities and NaN included).
+pub fn f16_to_f32(h: u16) -> f32 {
+    let sign = ((h >> 15) as u32) << 31;
+    let exp = ((h >> 10) & 0x1f) as u32;
+    let frac = (h & 0x3ff) as u32;
+    let bits = match (exp, frac) {
+        (0, 0) => sign,
+        (0, f) => {
+            // Subnormal: value f × 2⁻²⁴, exact in f32.
+            let v = f as f32 * (1.0 / 16_777_216.0);
+            return if sign != 0 { -v } else { v };
+        }
+        (0x1f, f) => sign | 0x7f80_0000 | (f << 13),
+        (e, f) => sign | ((e + 112) << 23) | (f << 13),
+    };
+    f32::from_bits(bits)
+}
+
+/// A memory-mapped `.npy` array of floats or integers, either byte order, read as f32.
 pub struct NpyArray {
     path: PathBuf,
     map: Mmap,
     offset: usize,
     dtype: Dtype,
+    big_endian: bool,
     dims: Vec<usize>,
 }
 
@@ -201,7 +277,7 @@ impl NpyArray {
         // is outside what this reader can defend against (as with numpy's memmap).
         let map = unsafe { Mmap::map(&file) }
             .with_context(|| format!("{}: cannot memory-map", path.display()))?;
-        let (offset, dtype, dims) =
+        let (offset, (dtype, big_endian), dims) =
             parse_header(&map).with_context(|| format!("{}", path.display()))?;
         let numel: usize = dims.iter().product();
         let need = numel
@@ -227,6 +303,7 @@ impl NpyArray {
             map,
             offset,
             dtype,
+            big_endian,
             dims,
         })
     }
@@ -261,25 +338,14 @@ impl NpyArray {
     pub fn read_f32(&self, start: usize, out: &mut [f32]) {
         let size = self.dtype.size();
         let bytes = &self.map[self.offset + start * size..self.offset + (start + out.len()) * size];
-        match self.dtype {
-            Dtype::F32 => {
-                if let Ok(src) = bytemuck::try_cast_slice::<u8, f32>(bytes) {
-                    if cfg!(target_endian = "little") {
-                        out.copy_from_slice(src);
-                        return;
-                    }
-                }
-                for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
-                    *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                }
+        if self.dtype == Dtype::F32 && !self.big_endian && cfg!(target_endian = "little") {
+            if let Ok(src) = bytemuck::try_cast_slice::<u8, f32>(bytes) {
+                out.copy_from_slice(src);
+                return;
             }
-            Dtype::F64 => {
-                for (o, b) in out.iter_mut().zip(bytes.chunks_exact(8)) {
-                    let mut a = [0u8; 8];
-                    a.copy_from_slice(b);
-                    *o = f64::from_le_bytes(a) as f32;
-                }
-            }
+        }
+        for (o, b) in out.iter_mut().zip(bytes.chunks_exact(size)) {
+            *o = self.dtype.decode(b, self.big_endian);
         }
     }
 
@@ -308,7 +374,7 @@ impl NpyArray {
 }
 
 /// Parses the magic, version and header dict; returns (data offset, dtype, dims).
-fn parse_header(b: &[u8]) -> Result<(usize, Dtype, Vec<usize>)> {
+fn parse_header(b: &[u8]) -> Result<(usize, (Dtype, bool), Vec<usize>)> {
     if b.len() < 10 || &b[..6] != MAGIC {
         bail!("not an npy file (missing the \\x93NUMPY magic; is it truncated or another format?)");
     }
@@ -334,15 +400,7 @@ fn parse_header(b: &[u8]) -> Result<(usize, Dtype, Vec<usize>)> {
     let text = std::str::from_utf8(&b[start..start + len]).context("npy header is not text")?;
     let descr = dict_value(text, "descr")?;
     let descr = descr.trim_matches(|c| c == '\'' || c == '"');
-    let dtype = match descr {
-        "<f4" => Dtype::F32,
-        "<f8" => Dtype::F64,
-        ">f4" | ">f8" => bail!(
-            "dtype '{descr}' is big-endian; only little-endian float32/float64 are read \
-             (convert with arr.astype('<f4'))"
-        ),
-        d => bail!("unsupported dtype '{d}': expected float32 ('<f4') or float64 ('<f8')"),
-    };
+    let dtype = Dtype::parse(descr)?;
     let fortran = dict_value(text, "fortran_order")?;
     match fortran {
         "False" => {}

@@ -139,26 +139,71 @@ fn non_npy_file_is_refused() {
 }
 
 #[test]
-fn unsupported_dtype_and_byte_order_are_refused() {
+fn unsupported_dtypes_are_refused_naming_the_file() {
     let d = dir();
-    let p = d.path().join("i.npy");
+    let p = d.path().join("c.npy");
     raw_npy(
         &p,
-        "{'descr': '<i4', 'fortran_order': False, 'shape': (1,), }",
-        &[0; 4],
+        "{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }",
+        &[0; 8],
     );
     let e = open_err(&p);
     assert!(
-        e.contains("i.npy") && e.contains("unsupported dtype '<i4'"),
+        e.contains("c.npy") && e.contains("unsupported dtype '<c8'"),
         "{e}"
     );
+}
+
+/// Writes `values` (already encoded, `size` bytes each) under `descr` and reads them back.
+fn read_as(descr: &str, payload: &[u8], n: usize) -> Vec<f32> {
+    let d = dir();
+    let p = d.path().join("t.npy");
     raw_npy(
         &p,
-        "{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }",
-        &[0; 4],
+        &format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({n},), }}"),
+        payload,
     );
-    let e = open_err(&p);
-    assert!(e.contains("big-endian"), "{e}");
+    NpyArray::open(&p).unwrap().to_vec_f32()
+}
+
+#[test]
+fn float16_integers_and_big_endian_arrays_are_read_as_f32() {
+    let le = |v: &[u16]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let half = read_as(
+        "<f2",
+        &le(&[0x3c00, 0xc000, 0x7bff, 0x0001, 0x3555, 0x7c00]),
+        6,
+    );
+    assert_eq!(&half[..4], &[1.0, -2.0, 65504.0, 2f32.powi(-24)]);
+    assert_eq!(half[4], 0.333_251_95); // 0x3555, the f16 nearest 1/3
+    assert_eq!(half[5], f32::INFINITY);
+    assert!(f16_to_f32(0x7e00).is_nan());
+    assert_eq!(f16_to_f32(0x8000).to_bits(), (-0.0f32).to_bits());
+    let be: Vec<u8> = [1.5f32, -3.25]
+        .iter()
+        .flat_map(|v| v.to_be_bytes())
+        .collect();
+    assert_eq!(read_as(">f4", &be, 2), [1.5, -3.25]);
+    let be: Vec<u8> = [0.1f64].iter().flat_map(|v| v.to_be_bytes()).collect();
+    assert_eq!(read_as(">f8", &be, 1), [0.1f64 as f32]);
+    assert_eq!(read_as("|u1", &[0, 7, 255], 3), [0.0, 7.0, 255.0]);
+    assert_eq!(read_as("|i1", &[0, 7, 255], 3), [0.0, 7.0, -1.0]);
+    assert_eq!(read_as("|b1", &[0, 1], 2), [0.0, 1.0]);
+    let i2: Vec<u8> = [-300i16, 300]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    assert_eq!(read_as("<i2", &i2, 2), [-300.0, 300.0]);
+    let i8be: Vec<u8> = [-5i64, 1 << 40]
+        .iter()
+        .flat_map(|v| v.to_be_bytes())
+        .collect();
+    assert_eq!(read_as(">i8", &i8be, 2), [-5.0, 2f32.powi(40)]);
+    let u4: Vec<u8> = [4_000_000_000u32]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    assert_eq!(read_as("<u4", &u4, 1), [4e9]);
 }
 
 #[test]
