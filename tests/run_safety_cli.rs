@@ -102,7 +102,10 @@ fn runs_fail_early_resume_safely_lock_and_move() {
         !ok && out.contains("does not fit 40×40 maps") && out.contains("at least 78×78"),
         "{out}"
     );
-    assert!(out.contains("--config inception"), "{out}");
+    assert!(
+        out.contains("--config small-same (≥ 16×16)") && out.contains("--config inception"),
+        "{out}"
+    );
     assert!(!root.join("bad").exists());
 
     // A run made with a relative --data works from any directory.

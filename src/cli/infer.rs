@@ -19,8 +19,9 @@ pub struct Args {
     /// Dataset directories to infer on (default: the training dataset).
     #[arg(long, num_args = 1..)]
     pub data: Vec<PathBuf>,
-    /// Only these sets (comma-separated names).
-    #[arg(long, value_delimiter = ',')]
+    /// Only these sets (comma-separated, or the flag repeated; a value that names a set
+    /// whole may hold commas).
+    #[arg(long)]
     pub sets: Option<Vec<String>>,
     /// Confidence (largest overlap with a known class) needed to call a set recognised.
     #[arg(long, default_value_t = 0.1)]

@@ -3,7 +3,8 @@
 use anyhow::Result;
 use clap::Args;
 use dcc::data::dataset::{Dataset, OpenOptions};
-use dcc::data::{inspect, mosaic};
+use dcc::data::inspect;
+use dcc::report::mosaic;
 use std::path::PathBuf;
 
 /// Arguments of `dcc inspect`.

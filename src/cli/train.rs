@@ -3,7 +3,7 @@
 use anyhow::{bail, Context, Result};
 use clap::Args as ClapArgs;
 use dcc::data::augment::Interpolation;
-use dcc::data::dataset::{Dataset, OpenOptions};
+use dcc::data::dataset::{split_set_names, Dataset, OpenOptions};
 use dcc::data::loader::{Loader, LoaderConfig, Split};
 use dcc::data::npy::write_atomic;
 use dcc::dcc::lock::RunLock;
@@ -24,14 +24,16 @@ pub struct Args {
     /// Run directory to create (or resume).
     #[arg(long)]
     pub run: PathBuf,
-    /// Network: small, inception, or a TOML file.
+    /// Network: small (maps ≥ 78×78), small-same (≥ 16×16), inception (≥ 16×16), or a
+    /// TOML file (docs/data.md).
     #[arg(long, default_value = "small")]
     pub config: String,
-    /// Known sets (comma-separated set names); their σ/m anchors latent dimension 0.
-    #[arg(long, value_delimiter = ',', required_unless_present = "resume")]
+    /// Known sets (comma-separated, or the flag repeated; a value that names a set whole
+    /// may hold commas); their σ/m anchors latent dimension 0.
+    #[arg(long, required_unless_present = "resume")]
     pub known: Vec<String>,
-    /// Unknown sets: trained as classes with σ/m withheld.
-    #[arg(long, value_delimiter = ',')]
+    /// Unknown sets (as --known): trained as classes with σ/m withheld.
+    #[arg(long)]
     pub unknown: Vec<String>,
     /// by-sigma: one class per σ/m label (the paper's code: known sets sharing a σ/m are
     /// one class); by-set: one class per set.
@@ -179,23 +181,23 @@ fn preflight(info: &RunInfo, ds: &Dataset) -> Result<()> {
         }
     }
     if let Err(e) = info.network(0) {
-        // The smallest square map the network takes, for the message.
-        let fits = |s: usize| {
-            c.network
-                .build([info.input[0], s, s], info.class_count(), 0)
-                .is_ok()
+        let need = c.network.min_side(info.input[0], info.class_count());
+        let small = |name: &str| {
+            NetConfig::load(name)
+                .ok()
+                .and_then(|n| n.min_side(info.input[0], info.class_count()))
+                .map_or(String::new(), |s| format!(" (≥ {s}×{s})"))
         };
-        let need = (1..=4096).find(|&s| fits(s));
         bail!(
             "the '{}' network does not fit {h}×{w} maps ({e:#}); {}",
             c.network.name,
             match need {
                 Some(s) => format!(
-                    "it needs maps of at least {s}×{s}: resample your maps, or use a network for small maps (--config inception takes ≥ {}×{}, or a TOML with padded convolutions; docs/data.md)",
-                    min_side("inception", info).unwrap_or(0),
-                    min_side("inception", info).unwrap_or(0)
+                    "it needs maps of at least {s}×{s}: use a network for smaller maps, --config small-same{} (the small network with padded convolutions) or --config inception{}, or resample your maps (docs/data.md lists each network's map sizes)",
+                    small("small-same"),
+                    small("inception"),
                 ),
-                None => "no map size up to 4096×4096 fits it: check the network TOML".into(),
+                None => "no map size up to 1024×1024 fits it: check the network TOML".into(),
             }
         );
     }
@@ -252,15 +254,6 @@ fn preflight(info: &RunInfo, ds: &Dataset) -> Result<()> {
     Ok(())
 }
 
-/// The smallest square map the embedded network `name` takes with this run's channels.
-fn min_side(name: &str, info: &RunInfo) -> Option<usize> {
-    let net = NetConfig::load(name).ok()?;
-    (1..=4096).find(|&s| {
-        net.build([info.input[0], s, s], info.class_count(), 0)
-            .is_ok()
-    })
-}
-
 /// Removes what a fresh `train` wrote before failing with nothing trained, so the same
 /// command can simply be run again.
 fn clear_untrained(run: &Path, created: bool) {
@@ -314,15 +307,13 @@ pub fn run(a: Args) -> Result<()> {
         };
         let data = absolute(&a.data.expect("clap requires --data without --resume"));
         let mut cfg = TrainConfig::new(data, NetConfig::load(&a.config)?);
-        // "a, b" and "a,,b" mean the sets a and b.
-        let names = |v: Vec<String>| -> Vec<String> {
-            v.iter()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect()
+        let options = OpenOptions {
+            skip_bad: a.skip_bad,
         };
-        cfg.known = names(a.known);
-        cfg.unknown = names(a.unknown);
+        let ds = Dataset::open(&cfg.data, &options)?;
+        let available: Vec<&str> = ds.sets().iter().map(|s| s.name.as_str()).collect();
+        cfg.known = split_set_names(&a.known, &available);
+        cfg.unknown = split_set_names(&a.unknown, &available);
         cfg.ensemble = a.ensemble;
         cfg.epochs = a.epochs.unwrap_or(150);
         cfg.batch = a.batch;
@@ -343,10 +334,6 @@ pub fn run(a: Args) -> Result<()> {
         cfg.rotation = Interpolation::parse(&a.rotation)?;
         cfg.skip_bad = a.skip_bad;
         cfg.dist_warmup = a.dist_warmup;
-        let options = OpenOptions {
-            skip_bad: cfg.skip_bad,
-        };
-        let ds = Dataset::open(&cfg.data, &options)?;
         let info = RunInfo::plan(cfg.clone(), &ds)?;
         preflight(&info, &ds)?;
         created = !a.run.exists();

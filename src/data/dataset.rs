@@ -191,6 +191,24 @@ impl Dataset {
         &self.skipped
     }
 
+    /// A name per channel: from the catalog's `norm_<name>` columns when there is one per
+    /// channel (as `dcc simulate` writes them, in channel order), else "channel k".
+    pub fn channel_names(&self) -> Vec<String> {
+        let named: Vec<&str> = self
+            .catalog
+            .columns
+            .iter()
+            .filter_map(|c| c.strip_prefix("norm_"))
+            .filter(|n| !n.is_empty())
+            .collect();
+        (0..self.dims[1])
+            .map(|k| match named.get(k) {
+                Some(n) if named.len() == self.dims[1] => n.to_string(),
+                _ => format!("channel {k}"),
+            })
+            .collect()
+    }
+
     /// The catalog as read (cells as text).
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
@@ -336,6 +354,28 @@ pub fn write_dataset(
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     write_npy_f32(&dir.join(IMAGES_FILE), &dims, images)?;
     write_catalog(&dir.join(CATALOG_FILE), catalog)
+}
+
+/// Set names from command-line values: each value is a set's name when it names one of
+/// `available` exactly (so names may hold commas), and a comma-separated list otherwise;
+/// names are trimmed, empty ones and repeats dropped ("a, b", "a,,b" and "a --x b" mean a
+/// and b).
+pub fn split_set_names(values: &[String], available: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for v in values {
+        let whole = v.trim();
+        let parts: Vec<&str> = if available.contains(&whole) {
+            vec![whole]
+        } else {
+            whole.split(',').map(str::trim).collect()
+        };
+        for p in parts {
+            if !p.is_empty() && !out.iter().any(|o| o == p) {
+                out.push(p.to_string());
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -234,3 +234,37 @@ fn a_pandas_index_column_is_not_data() {
         );
     }
 }
+
+#[test]
+fn set_names_split_on_commas_unless_a_value_names_a_set() {
+    let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let avail = ["CDM", "SIDM 0.1, hot", "SIDM1"];
+    assert_eq!(
+        split_set_names(&v(&["CDM, SIDM1", "CDM"]), &avail),
+        v(&["CDM", "SIDM1"])
+    );
+    assert_eq!(
+        split_set_names(&v(&[" SIDM 0.1, hot ", "SIDM1,,"]), &avail),
+        v(&["SIDM 0.1, hot", "SIDM1"])
+    );
+    // A name that is not a set is still split, so the caller can name what is missing.
+    assert_eq!(split_set_names(&v(&["SIDM 0.1"]), &avail), v(&["SIDM 0.1"]));
+    assert_eq!(split_set_names(&v(&["a,b"]), &avail), v(&["a", "b"]));
+}
+
+#[test]
+fn channels_are_named_from_one_norm_column_each() {
+    let d = Dir::new("chnames");
+    make_dataset(d.path(), &[("a", Some(0.0))], 2, [2, 4, 4]);
+    let ds = Dataset::open(d.path(), &OpenOptions::default()).unwrap();
+    assert_eq!(ds.channel_names(), ["channel 0", "channel 1"]);
+    let mut cat = ds.catalog().clone();
+    cat.columns
+        .extend(["norm_mass".to_string(), "norm_xray".to_string()]);
+    for r in &mut cat.rows {
+        r.extend(["1".to_string(), "2".to_string()]);
+    }
+    write_catalog(&d.path().join(CATALOG_FILE), &cat).unwrap();
+    let ds = Dataset::open(d.path(), &OpenOptions::default()).unwrap();
+    assert_eq!(ds.channel_names(), ["mass", "xray"]);
+}

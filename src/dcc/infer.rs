@@ -13,7 +13,7 @@ use super::ood::{mean_distances, Calibration, MemberReferences, SetOod, MIN_CALI
 use super::overlap::{mean_and_stderr, overlap};
 use super::posterior::{posteriors, Posterior};
 use super::run::{weights_file, RunInfo};
-use crate::data::dataset::{Dataset, OpenOptions};
+use crate::data::dataset::{split_set_names, Dataset, OpenOptions};
 use crate::data::loader::{Loader, LoaderConfig, Split};
 use crate::nn::network::Network;
 use crate::tensor::Pool;
@@ -363,13 +363,7 @@ pub fn infer(
 
     let mut targets = Vec::new();
     let mut skipped: Vec<String> = Vec::new();
-    let only: Option<Vec<String>> = only.map(|o| {
-        o.iter()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect()
-    });
-    let only = only.as_deref();
+    let mut datasets = Vec::new();
     for dir in data {
         let same = same_dir(dir, &cfg.data);
         let ds = if same {
@@ -382,6 +376,17 @@ pub fn infer(
                 },
             )?)
         };
+        datasets.push((dir, same, ds));
+    }
+    let only: Option<Vec<String>> = only.map(|o| {
+        let names: Vec<&str> = datasets
+            .iter()
+            .flat_map(|(_, _, ds)| ds.sets().iter().map(|s| s.name.as_str()))
+            .collect();
+        split_set_names(o, &names)
+    });
+    let only = only.as_deref();
+    for (dir, same, ds) in datasets {
         let have = ds.dims()[1];
         if channels.iter().any(|&k| k >= have) {
             bail!(

@@ -110,6 +110,10 @@ pub struct NetConfig {
 pub const SMALL: &str = include_str!("../../configs/small.toml");
 /// configs/inception.toml, embedded.
 pub const INCEPTION: &str = include_str!("../../configs/inception.toml");
+/// configs/small-same.toml, embedded.
+pub const SMALL_SAME: &str = include_str!("../../configs/small-same.toml");
+/// The names `--config` takes for the embedded networks.
+pub const SHIPPED: [&str; 3] = ["small", "small-same", "inception"];
 
 impl NetConfig {
     /// Parses TOML text; `origin` names it in errors.
@@ -117,17 +121,30 @@ impl NetConfig {
         toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: {e}"))
     }
 
-    /// `small`, `inception` (embedded) or a path to a TOML file.
+    /// `small`, `small-same`, `inception` (embedded) or a path to a TOML file.
     pub fn load(spec: &str) -> Result<NetConfig> {
         match spec {
             "small" => NetConfig::parse(SMALL, "configs/small.toml (embedded)"),
+            "small-same" => NetConfig::parse(SMALL_SAME, "configs/small-same.toml (embedded)"),
             "inception" => NetConfig::parse(INCEPTION, "configs/inception.toml (embedded)"),
             path => {
-                let text = std::fs::read_to_string(Path::new(path))
-                    .with_context(|| format!("reading network config {path}"))?;
+                let text = std::fs::read_to_string(Path::new(path)).with_context(|| {
+                    format!(
+                        "network config {path}: not a shipped network ({}) and not a readable TOML file",
+                        SHIPPED.join(", ")
+                    )
+                })?;
                 NetConfig::parse(&text, path)
             }
         }
+    }
+
+    /// The smallest square map (side in pixels, up to 1024) this network takes with
+    /// `channels` input channels, or None if none does.
+    pub fn min_side(&self, channels: usize, n_sets: usize) -> Option<usize> {
+        // Upwards from 1, not bisection: building at a large side allocates a flatten-wide
+        // Linear layer (gigabytes for inception at 4096×4096).
+        (1..=1024).find(|&s| self.build([channels, s, s], n_sets.max(2), 0).is_ok())
     }
 
     /// Builds the network for C×H×W inputs and `n_sets` classes, initialised from `seed`.
@@ -302,5 +319,20 @@ mod tests {
                 .expect("must fail")
         );
         assert!(e.contains("dropout 1.5"), "{e}");
+    }
+
+    #[test]
+    fn shipped_networks_take_the_map_sizes_docs_data_md_states() {
+        let doc = include_str!("../../docs/data.md");
+        for name in SHIPPED {
+            let net = NetConfig::load(name).unwrap();
+            let s = net
+                .min_side(2, 4)
+                .expect("a shipped network fits some size");
+            let row = format!("| `{name}` | ≥ {s}×{s} |");
+            assert!(doc.contains(&row), "docs/data.md lacks the row {row}");
+            assert!(net.build([2, s - 1, s - 1], 4, 0).is_err());
+        }
+        assert_eq!(NetConfig::load("small").unwrap().min_side(1, 4), Some(78));
     }
 }

@@ -14,6 +14,7 @@ pub mod html;
 #[cfg(test)]
 mod html_tests;
 mod legend;
+pub mod mosaic;
 pub mod output;
 pub mod panels;
 pub mod plot;
@@ -37,4 +38,5 @@ pub use output::{save_json, write_atomic};
 pub use panels::{Heatmap, ImagePanel};
 pub use plot::Axes;
 pub use series::{LegendPos, Scale, Style};
+pub mod run_figures;
 pub mod run_report;

@@ -194,7 +194,7 @@ fn draw_colorbar(c: &mut Canvas, r: Rect, cmap: Colormap, lo: f64, hi: f64, labe
     }
 }
 
-/// Draws a heatmap panel: square cells, row labels left, column labels below (rotated
+/// Draws a heatmap panel: cells filling the panel (up to twice as wide as tall), row labels left, column labels below (rotated
 /// when they would not fit), numbers in the cells, colour bar on the right.
 pub(crate) fn draw_heatmap(c: &mut Canvas, cell: Rect, ax: &Axes, h: &Heatmap, s: u32) {
     let si = s as i32;
@@ -230,27 +230,29 @@ pub(crate) fn draw_heatmap(c: &mut Canvas, cell: Rect, ax: &Axes, h: &Heatmap, s
     let right = pad + 2 * gap + colorbar_width(lo, hi, &h.colorbar_label, s);
     let top = pad + title_h + fh / 2;
     let avail_w = cell.w - left - right;
+    // Cells fill the panel: at most twice as wide as tall, never taller than wide.
     let side = |bottom: i32| {
-        let by_w = avail_w / h.cols as i32;
-        let by_h = (cell.h - top - bottom) / h.rows as i32;
-        by_w.min(by_h)
+        let ch = (cell.h - top - bottom) / h.rows as i32;
+        let cw = (avail_w / h.cols as i32).min(2 * ch);
+        (cw, ch.min(cw))
     };
     let flat_bottom = pad + xlab + fh + gap;
-    let mut side_px = side(flat_bottom);
+    let (mut cw, mut ch) = side(flat_bottom);
     let rotate = col_labels
         .iter()
-        .any(|l| font.measure(l).0 as i32 > side_px - gap);
+        .any(|l| font.measure(l).0 as i32 > cw - gap);
     if rotate {
-        side_px = side(pad + xlab + col_w + gap);
+        (cw, ch) = side(pad + xlab + col_w + gap);
     }
-    if side_px < 2 {
+    if cw < 2 || ch < 2 {
         return;
     }
+    // Centred in the width it may take, so a tall matrix leaves no blank side.
     let grid = Rect::new(
-        cell.x + left,
+        cell.x + left + (avail_w - cw * h.cols as i32).max(0) / 2,
         cell.y + top,
-        side_px * h.cols as i32,
-        side_px * h.rows as i32,
+        cw * h.cols as i32,
+        ch * h.rows as i32,
     );
     for i in 0..h.rows {
         for j in 0..h.cols {
@@ -260,24 +262,19 @@ pub(crate) fn draw_heatmap(c: &mut Canvas, cell: Rect, ax: &Axes, h: &Heatmap, s
             } else {
                 Color::LIGHT_GREY
             };
-            let r = Rect::new(
-                grid.x + j as i32 * side_px,
-                grid.y + i as i32 * side_px,
-                side_px,
-                side_px,
-            );
+            let r = Rect::new(grid.x + j as i32 * cw, grid.y + i as i32 * ch, cw, ch);
             c.fill_rect(r, col);
             if let (Some(d), true) = (h.decimals, v.is_finite()) {
                 let text = format!("{v:.d$}");
                 // The largest magnification that fits in the cell, down to 1.
                 let fit = (1..=s).rev().map(Font::regular).find(|f| {
                     let (tw, th) = f.measure(&text);
-                    (tw as i32) < side_px - 2 && (th as i32) < side_px
+                    (tw as i32) < cw - 2 && (th as i32) < ch
                 });
                 if let Some(f) = fit {
                     let (tw, _) = f.measure(&text);
                     let cap = 7 * f.scale as i32;
-                    let (tx, ty) = (r.x + (side_px - tw as i32) / 2, r.y + (side_px - cap) / 2);
+                    let (tx, ty) = (r.x + (cw - tw as i32) / 2, r.y + (ch - cap) / 2);
                     c.text(tx, ty, &text, f, col.contrasting_text());
                 }
             }
@@ -289,12 +286,12 @@ pub(crate) fn draw_heatmap(c: &mut Canvas, cell: Rect, ax: &Axes, h: &Heatmap, s
     );
     for (i, l) in row_labels.iter().enumerate() {
         let w = font.measure(l).0 as i32;
-        let y = grid.y + i as i32 * side_px + (side_px - 7 * si) / 2;
+        let y = grid.y + i as i32 * ch + (ch - 7 * si) / 2;
         c.text(grid.x - gap - w, y, l, font, Color::INK);
     }
     for (j, l) in col_labels.iter().enumerate() {
         let (w, _) = font.measure(l);
-        let cx = grid.x + j as i32 * side_px + side_px / 2;
+        let cx = grid.x + j as i32 * cw + cw / 2;
         if rotate {
             c.text_vertical(cx - 7 * si / 2, grid.bottom() + gap, l, font, Color::INK);
         } else {

@@ -2,14 +2,10 @@
 //! space (PCA to 2-D), σ/m posteriors, the overlap heatmap, nearest-neighbour scores,
 //! saliency maps, latent–catalog correlations and training curves.
 
-use super::{
-    palette, save_json, Cell, Colormap, Figure, Heatmap, HtmlPage, ImagePanel, LegendPos, Scale,
-    Style,
-};
-use crate::dcc::infer::{load_member, table, Details, Inference};
-use crate::dcc::interpret::{pearson, saliency};
+use super::{palette, save_json, Cell, Figure, Heatmap, HtmlPage, LegendPos, Scale, Style};
+use crate::dcc::infer::{table, Details, Inference};
+use crate::dcc::interpret::pearson;
 use crate::dcc::train::EpochLog;
-use crate::tensor::Pool;
 use anyhow::{Context, Result};
 use nalgebra::DMatrix;
 use std::path::{Path, PathBuf};
@@ -44,6 +40,11 @@ pub fn pca2(rows: &[f32], d: usize) -> Vec<[f64; 2]> {
             ]
         })
         .collect()
+}
+
+/// Whether `v` has a finite value to draw.
+fn finite(v: &[f64]) -> bool {
+    v.iter().any(|x| x.is_finite())
 }
 
 fn read_log(run: &Path) -> Vec<EpochLog> {
@@ -179,7 +180,7 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
     // Nearest-neighbour distance ratios.
     let mut f = Figure::new(900, 600);
     let ax = f.axes(0);
-    for s in &inf.sets {
+    for s in inf.sets.iter().filter(|s| finite(&s.knn_ratio_per_image)) {
         ax.histogram(&s.knn_ratio_per_image, 30, true, &s.name);
     }
     ax.set_ylabel("share of images per bin");
@@ -192,91 +193,33 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
         .set_legend(LegendPos::Outside);
     f.save(out.join("knn.png"))?;
 
-    // Out-of-domain scores, with the calibration images' for reference.
-    let mut f = Figure::new(900, 600);
-    let ax = f.axes(0);
-    ax.histogram(&inf.calibration_scores, 30, true, "calibration");
-    for s in &inf.sets {
-        ax.histogram(&s.ood.score_per_image, 30, true, &s.name);
-    }
+    // Out-of-domain scores, with the calibration images' for reference; none when the
+    // test was skipped (too few calibration images).
     let cal = &inf.calibration_scores;
-    if !cal.is_empty() {
+    let ood_drawn = finite(cal);
+    if ood_drawn {
+        let mut f = Figure::new(900, 600);
+        let ax = f.axes(0);
+        ax.histogram(cal, 30, true, "calibration");
+        for s in inf.sets.iter().filter(|s| finite(&s.ood.score_per_image)) {
+            ax.histogram(&s.ood.score_per_image, 30, true, &s.name);
+        }
         let q95 = cal[((cal.len() - 1) as f64 * 0.95).round() as usize];
         ax.vline_styled(q95, "calibration q95", Style::default().dashed());
+        ax.set_xlabel("out-of-domain score (sum over spaces of −ln tail probability)")
+            .set_ylabel("share of images per bin")
+            .set_title("out-of-domain score per image")
+            .set_legend(LegendPos::Outside);
+        f.save(out.join("ood.png"))?;
+    } else {
+        let _ = std::fs::remove_file(out.join("ood.png"));
     }
-    ax.set_xlabel("out-of-domain score (sum over spaces of −ln tail probability)")
-        .set_ylabel("share of images per bin")
-        .set_title("out-of-domain score per image")
-        .set_legend(LegendPos::Outside);
-    f.save(out.join("ood.png"))?;
 
-    // Saliency: one image of each of the first four sets, every latent dimension.
-    let pool = Pool::on(det.device)?;
-    let net = load_member(&det.info, run, 0)?;
-    let [_, h, w] = net.input;
-    let mut panels = Vec::new();
-    for t in det.targets.iter().take(4) {
-        let idx = [t.indices[0]];
-        let img = crate::dcc::latents::read_batch(&t.ds, &idx, &det.channels)?;
-        panels.push((
-            format!("{} map", t.name),
-            ImagePanel::new(
-                &img.data()[..h * w]
-                    .iter()
-                    .map(|&v| v as f64)
-                    .collect::<Vec<_>>(),
-                h,
-                w,
-            )
-            .colormap(Colormap::Viridis),
-        ));
-        for k in 0..net.latent_dim.min(4) {
-            let s = saliency(&net, &t.ds, &idx, &det.channels, k, &pool)?;
-            let plane: Vec<f64> = s[..h * w].iter().map(|&v| v as f64).collect();
-            panels.push((
-                format!("dz{k}/dx"),
-                ImagePanel::new(&plane, h, w).colormap(Colormap::BlueWhiteRed),
-            ));
-        }
-    }
-    Figure::image_grid(1200, 1 + net.latent_dim.min(4), panels).save(out.join("saliency.png"))?;
-
-    // Training curves.
+    super::run_figures::saliency_figure(run, inf, det)?.save(out.join("saliency.png"))?;
     let log = read_log(run);
     if !log.is_empty() {
-        let ep: Vec<f64> = log.iter().map(|e| e.epoch as f64).collect();
-        let mut f = Figure::grid(1200, 500, 1, 2);
-        for m in 0..log[0].train.len() {
-            f.axes(0).line(
-                &ep,
-                &log.iter()
-                    .map(|e| e.train[m].loss as f64)
-                    .collect::<Vec<_>>(),
-                &format!("train {m}"),
-            );
-            if log[0].validation[m].is_some() {
-                let v: Vec<f64> = log
-                    .iter()
-                    .map(|e| e.validation[m].map_or(f64::NAN, |t| t.loss as f64))
-                    .collect();
-                f.axes(0)
-                    .line_styled(&ep, &v, &format!("val {m}"), Style::default().dashed());
-            }
-            let acc: Vec<f64> = log
-                .iter()
-                .map(|e| e.validation[m].unwrap_or(e.train[m]).accuracy as f64)
-                .collect();
-            f.axes(1).line(&ep, &acc, &format!("member {m}"));
-        }
-        f.axes(0)
-            .set_xlabel("epoch")
-            .set_ylabel("DCC loss")
-            .set_title("loss");
-        f.axes(1)
-            .set_xlabel("epoch")
-            .set_ylabel("accuracy")
-            .set_title("classification accuracy (validation)");
-        f.save(out.join("training.png"))?;
+        super::run_figures::training_figure(&log, det.info.config.dist_warmup)
+            .save(out.join("training.png"))?;
     }
 
     // Correlations of latent dimensions with catalog columns over all inferred images.
@@ -372,16 +315,24 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
         "knn.png",
         "per-image k-th neighbour distance over the training 95th percentile",
     );
-    page.section("Trust: out-of-domain test").image(
-        "ood.png",
-        &format!(
-            "per-image score against {} held-out in-domain images; a set is out-of-domain when its scores exceed theirs (one-sided Mann–Whitney p < {}); an image is flagged when its conformal p-value is ≤ {}",
-            inf.calibration_images, inf.thresholds.ood_alpha, inf.thresholds.ood_image_alpha
-        ),
-    );
+    if ood_drawn {
+        page.section("Trust: out-of-domain test").image(
+            "ood.png",
+            &format!(
+                "per-image score against {} held-out in-domain images; a set is out-of-domain when its scores exceed theirs (one-sided Mann–Whitney p < {}); an image is flagged when its conformal p-value is ≤ {}",
+                inf.calibration_images, inf.thresholds.ood_alpha, inf.thresholds.ood_image_alpha
+            ),
+        );
+    } else {
+        page.section("Trust: out-of-domain test")
+            .paragraph(&format!(
+                "skipped: only {} held-out calibration image(s); train with a larger --validation",
+                inf.calibration_images
+            ));
+    }
     page.section("Saliency").image(
         "saliency.png",
-        "gradient of latent dimensions 0–3 with respect to the input map",
+        "one image per set (new and withheld sets first), per channel: the map and the gradient of latent dimensions 0–3 (z₀ is the σ/m axis) with respect to it",
     );
     if !corr_rows.is_empty() {
         let mut header = vec!["column".to_string()];
