@@ -107,6 +107,58 @@ fn small_maps_and_comma_names_train_and_infer_from_anywhere() {
     let config = std::fs::read_to_string(root.join("run/config.json")).unwrap();
     assert!(config.contains("\"SIDM 0.1, hot\""), "{config}");
     assert!(out.contains("3 classes"), "{out}");
+    // The weights explain themselves: network, input, classes and sets in the header.
+    let meta =
+        dcc::dcc::checkpoint::read_metadata(&root.join("run/weights-0.safetensors")).unwrap();
+    assert_eq!(meta["format"], "dcc-weights/1");
+    assert_eq!(meta["input_chw"], "[2,48,48]");
+    assert_eq!(meta["member"], "0");
+    assert!(
+        meta["network"].contains("name = \"small-same\""),
+        "{meta:?}"
+    );
+    let classes: Vec<String> = serde_json::from_str(&meta["classes"]).unwrap();
+    assert_eq!(classes.len(), 3);
+    assert!(meta["sets"].contains("\"SIDM 0.1, hot\""), "{meta:?}");
+    // --init seeds a new run from these weights; weights of another network are refused
+    // before anything is written.
+    let w0 = root.join("run/weights-0.safetensors");
+    let init = |run: &str, config: &str| {
+        dcc_in(
+            &elsewhere,
+            &[
+                "train",
+                "--data",
+                root.join("maps").to_str().unwrap(),
+                "--run",
+                run,
+                "--config",
+                config,
+                "--known",
+                "CDM,SIDM1",
+                "--known",
+                "SIDM 0.1, hot",
+                "--epochs",
+                "1",
+                "--ensemble",
+                "1",
+                "--batch",
+                "12",
+                "--device",
+                "cpu",
+                "--init",
+                w0.to_str().unwrap(),
+            ],
+        )
+    };
+    let (ok, out) = init("seeded", "small-same");
+    assert!(ok, "{out}");
+    let (ok, out) = init("wrong", "inception");
+    assert!(
+        !ok && out.contains("--init") && out.contains("tensor"),
+        "{out}"
+    );
+    assert!(!elsewhere.join("wrong").exists());
     // From another directory: infer on the comma-named set alone, by its whole name.
     let run = root.join("run");
     let (ok, out) = dcc_in(
@@ -119,6 +171,7 @@ fn small_maps_and_comma_names_train_and_infer_from_anywhere() {
             "SIDM 0.1, hot",
             "--device",
             "cpu",
+            "--export-latents",
         ],
     );
     assert!(ok, "{out}");
@@ -131,6 +184,21 @@ fn small_maps_and_comma_names_train_and_infer_from_anywhere() {
         .map(|s| s["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["SIDM 0.1, hot"], "{out}");
+    // --export-latents: members × images × latent dimensions, and one index row per image.
+    let n = inf["sets"][0]["images"].as_u64().unwrap() as usize;
+    let z = dcc::data::npy::NpyArray::open(&run.join("latents.npy")).unwrap();
+    assert_eq!(z.dims(), [1, n, 7]);
+    assert!(z.to_vec_f32().iter().all(|v| v.is_finite()));
+    let index = dcc::data::catalog::read_catalog(&run.join("latents.csv")).unwrap();
+    assert_eq!(index.rows.len(), n);
+    assert_eq!(
+        &index.columns[..6],
+        ["set", "sigma", "row", "data", "image_index", "role"]
+    );
+    assert!(index
+        .rows
+        .iter()
+        .all(|r| r[0] == "SIDM 0.1, hot" && r[1] == "0.1"));
     // A list still splits on commas, and a missing name is named.
     let (ok, out) = dcc_in(
         &elsewhere,

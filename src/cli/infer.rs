@@ -3,6 +3,7 @@
 
 use anyhow::Result;
 use clap::Args as ClapArgs;
+use dcc::dcc::export::export_latents;
 use dcc::dcc::infer::{infer, table, Thresholds};
 use dcc::dcc::run::RunInfo;
 use dcc::report::run_report::write_report;
@@ -55,6 +56,11 @@ pub struct Args {
     /// Skip the report (PNG plots and RUN/report/index.html).
     #[arg(long)]
     pub no_report: bool,
+    /// Also write every member's latents of every inferred image: latents.npy (members ×
+    /// N × D, float32) and latents.csv (set, sigma, row, data, image_index, role and the
+    /// catalog's columns per row), into DIR (default: the run directory).
+    #[arg(long, value_name = "DIR")]
+    pub export_latents: Option<Option<PathBuf>>,
     /// auto, cpu, cuda, cuda:N or cuda-emu.
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -84,6 +90,12 @@ pub fn run(a: Args) -> Result<()> {
         &th,
         Device::select(&a.device)?,
     )?;
+    if let Some(dir) = &a.export_latents {
+        let dir = dir.as_ref().unwrap_or(&a.run);
+        let (npy, csv, [m, n, d]) = export_latents(dir, &inf, &details)?;
+        let shape = format!("{m} members × {n} images × {d}");
+        eprintln!("latents: {} ({shape}) and {}", npy.display(), csv.display());
+    }
     // RUN/infer.json and RUN/report/ describe the same inference: --json elsewhere
     // leaves both alone, and `-` keeps stdout for the JSON alone.
     match a.json.as_deref() {

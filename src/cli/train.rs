@@ -24,6 +24,10 @@ pub struct Args {
     /// Run directory to create (or resume).
     #[arg(long)]
     pub run: PathBuf,
+    /// Start every member from these weights (a safetensors file with dcc's tensor names:
+    /// another run's weights-K.safetensors, or tools/dcc_torch.py's save_member).
+    #[arg(long, value_name = "FILE")]
+    pub init: Option<PathBuf>,
     /// Network: small (maps ≥ 78×78), small-same (≥ 16×16), inception (≥ 16×16), or a
     /// TOML file (docs/data.md).
     #[arg(long, default_value = "small")]
@@ -201,6 +205,20 @@ fn preflight(info: &RunInfo, ds: &Dataset) -> Result<()> {
             }
         );
     }
+    if let Some(init) = &c.init {
+        let mut net = info.network(0)?;
+        dcc::dcc::checkpoint::load_params(init, &mut net.params).with_context(|| {
+            format!(
+                "--init {}: its tensors must match the '{}' network on {}×{}×{} maps with {} classes",
+                init.display(),
+                c.network.name,
+                info.input[0],
+                info.input[1],
+                info.input[2],
+                info.class_count()
+            )
+        })?;
+    }
     let loader = Loader::new(
         std::sync::Arc::new(Dataset::open(
             &c.data,
@@ -334,6 +352,7 @@ pub fn run(a: Args) -> Result<()> {
         cfg.rotation = Interpolation::parse(&a.rotation)?;
         cfg.skip_bad = a.skip_bad;
         cfg.dist_warmup = a.dist_warmup;
+        cfg.init = a.init.as_deref().map(absolute);
         let info = RunInfo::plan(cfg.clone(), &ds)?;
         preflight(&info, &ds)?;
         created = !a.run.exists();

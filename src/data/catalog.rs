@@ -29,8 +29,13 @@ impl Catalog {
     }
 }
 
+/// A cell as written: quoted when it holds a delimiter, quote or line break, has edge
+/// spaces, or starts with '#' (which would otherwise read as a comment line).
 fn quote(cell: &str) -> String {
-    if cell.contains([',', '"', '\n', '\r']) || cell.starts_with(' ') || cell.ends_with(' ') {
+    if cell.contains([',', '"', '\n', '\r', '\t', ';'])
+        || cell.starts_with([' ', '#'])
+        || cell.ends_with(' ')
+    {
         format!("\"{}\"", cell.replace('"', "\"\""))
     } else {
         cell.to_string()
@@ -80,9 +85,40 @@ pub fn write_catalog(path: &Path, catalog: &Catalog) -> Result<()> {
         .with_context(|| format!("{}: renaming {} into place", path.display(), tmp.display()))
 }
 
-/// Splits CSV text into records of cells (quoted cells may hold commas, quotes, newlines);
-/// whitespace around unquoted cells is dropped, quoted cells are kept exactly.
-fn parse_csv(text: &str, path: &Path) -> Result<Vec<(usize, Vec<String>)>> {
+/// The delimiter of a catalog: an ECSV header's `# delimiter: X` if there is one, else the
+/// most frequent of comma, tab and semicolon on the first data line, else whitespace.
+fn sniff_delimiter(text: &str) -> char {
+    for l in text.lines() {
+        let t = l.trim_start();
+        if let Some(rest) = t.strip_prefix('#') {
+            if let Some(d) = rest.trim().strip_prefix("delimiter:") {
+                let d = d.trim().trim_matches(|c| c == '\'' || c == '"');
+                match d {
+                    "\\t" | "\t" => return '\t',
+                    d if d.chars().count() == 1 => return d.chars().next().unwrap_or(','),
+                    _ => {}
+                }
+            }
+            continue;
+        }
+        if t.is_empty() {
+            continue;
+        }
+        let count = |c: char| l.matches(c).count();
+        return [',', '\t', ';']
+            .into_iter()
+            .filter(|&c| count(c) > 0)
+            .max_by_key(|&c| count(c))
+            .unwrap_or(' ');
+    }
+    ','
+}
+
+/// Splits delimited text into records of cells (quoted cells may hold the delimiter,
+/// quotes, newlines); whitespace around unquoted cells is dropped, quoted cells are kept
+/// exactly; lines starting with `#` (ECSV headers, comments) are skipped. With ' ' as the
+/// delimiter, any run of spaces and tabs separates cells.
+fn parse_csv(text: &str, path: &Path, delim: char) -> Result<Vec<(usize, Vec<String>)>> {
     let mut records = Vec::new();
     let mut cells = Vec::new();
     let mut cell = String::new();
@@ -114,20 +150,44 @@ fn parse_csv(text: &str, path: &Path) -> Result<Vec<(usize, Vec<String>)>> {
             }
             continue;
         }
+        let at_start = !any && cells.is_empty() && cell.trim().is_empty();
         match c {
+            '#' if at_start => {
+                // A comment line: skip to its end.
+                for n in chars.by_ref() {
+                    if n == '\n' {
+                        break;
+                    }
+                }
+                cell.clear();
+                line += 1;
+                record_line = line;
+            }
+            ' ' | '\t' if delim == ' ' && cell.is_empty() && !quoted => {}
+            ' ' | '\t' if delim == ' ' => {
+                // Ends the cell; the blanks after it are skipped by the arm above.
+                cells.push(finish(&mut cell, &mut quoted));
+            }
             '"' if cell.trim().is_empty() && !quoted => {
                 cell.clear();
                 in_quotes = true;
                 quoted = true;
                 any = true;
             }
-            ',' => {
+            c if c == delim => {
                 cells.push(finish(&mut cell, &mut quoted));
                 any = true;
             }
             '\r' if chars.peek() == Some(&'\n') => {}
             '\n' => {
-                if any || !cell.trim().is_empty() {
+                if delim == ' ' {
+                    if !cell.is_empty() || quoted {
+                        cells.push(finish(&mut cell, &mut quoted));
+                    }
+                    if !cells.is_empty() {
+                        records.push((record_line, std::mem::take(&mut cells)));
+                    }
+                } else if any || !cell.trim().is_empty() {
                     cells.push(finish(&mut cell, &mut quoted));
                     records.push((record_line, std::mem::take(&mut cells)));
                 }
@@ -145,7 +205,14 @@ fn parse_csv(text: &str, path: &Path) -> Result<Vec<(usize, Vec<String>)>> {
             path.display()
         );
     }
-    if any || !cell.trim().is_empty() {
+    if delim == ' ' {
+        if !cell.is_empty() || quoted {
+            cells.push(finish(&mut cell, &mut quoted));
+        }
+        if !cells.is_empty() {
+            records.push((record_line, cells));
+        }
+    } else if any || !cell.trim().is_empty() {
         cells.push(finish(&mut cell, &mut quoted));
         records.push((record_line, cells));
     }
@@ -158,7 +225,7 @@ pub fn read_catalog(path: &Path) -> Result<Catalog> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read the catalog", path.display()))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let mut records = parse_csv(text, path)?.into_iter();
+    let mut records = parse_csv(text, path, sniff_delimiter(text))?.into_iter();
     let (_, header) = records.next().with_context(|| {
         format!(
             "{}: empty file (expected a header with 'set' and 'sigma')",
@@ -236,7 +303,7 @@ mod tests {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
         #[test]
         fn any_cells_survive_a_write_read_round_trip(
-            cells in proptest::collection::vec("[ a-zA-Z0-9,\"\n.\\-]{0,8}", 2..12)
+            cells in proptest::collection::vec("[ a-zA-Z0-9,;#\t\"\n.\\-]{0,8}", 2..12)
         ) {
             let d = Dir::new("catprop");
             let p = d.path().join("catalog.csv");
@@ -285,5 +352,40 @@ mod tests {
         std::fs::write(&p, "set,sigma\nA,0.1,9\n").unwrap();
         let e = format!("{:#}", read_catalog(&p).unwrap_err());
         assert!(e.contains("line 2 has 3 cells"), "{e}");
+    }
+
+    #[test]
+    fn ecsv_comments_and_other_delimiters_are_read() {
+        let d = Dir::new("cat");
+        let p = d.path().join("catalog.csv");
+        let read = |text: &str| {
+            std::fs::write(&p, text).unwrap();
+            read_catalog(&p).unwrap()
+        };
+        let want = |rows: &[[&str; 3]]| -> Vec<Vec<String>> {
+            rows.iter()
+                .map(|r| r.iter().map(|c| c.to_string()).collect())
+                .collect()
+        };
+        // ECSV with a comma delimiter, and a comment line between rows.
+        let c = read(
+            "# %ECSV 1.0\n# ---\n# delimiter: ','\n# datatype:\n# - {name: set, datatype: string}\n\
+             set,sigma,m200\nA,0.1,1e14\n# a note\nB,,2e14\n",
+        );
+        assert_eq!(c.columns, ["set", "sigma", "m200"]);
+        assert_eq!(c.rows, want(&[["A", "0.1", "1e14"], ["B", "", "2e14"]]));
+        // ECSV's default: blank-separated, quoted cells may hold blanks or be empty.
+        let c = read("# %ECSV 1.0\n# ---\nset  sigma note \nA 0.1 \"two words\"\nB \"\" x\n");
+        assert_eq!(c.columns, ["set", "sigma", "note"]);
+        assert_eq!(c.rows, want(&[["A", "0.1", "two words"], ["B", "", "x"]]));
+        // Tabs and semicolons are found from the header line.
+        let c = read("set\tsigma\tz\nA\t0.3\t0.1\n");
+        assert_eq!(c.rows, want(&[["A", "0.3", "0.1"]]));
+        let c = read("set;sigma;note\nA;0.3;\"x;y\"\n");
+        assert_eq!(c.rows, want(&[["A", "0.3", "x;y"]]));
+        // A ragged row is still named by its line, comments counted.
+        std::fs::write(&p, "# c\nset sigma\nA 0.1 9\n").unwrap();
+        let e = format!("{:#}", read_catalog(&p).unwrap_err());
+        assert!(e.contains("line 3 has 3 cells"), "{e}");
     }
 }

@@ -228,7 +228,7 @@ impl Dtype {
             a[..n].reverse();
         }
         match self {
-            Dtype::F16 => f16_to_f32(u16::from_le_bytes([a[0], a[1]])),
+            Dtype::F16 => half::f16::from_le_bytes([a[0], a[1]]).to_f32(),
             Dtype::F32 => f32::from_le_bytes([a[0], a[1], a[2], a[3]]),
             Dtype::F64 => f64::from_le_bytes(a) as f32,
             Dtype::Uint(_) => u64::from_le_bytes(a) as f32,
@@ -239,24 +239,6 @@ impl Dtype {
             }
         }
     }
-}
-
-/// IEEE 754 half → single precision, exact (subnormals, infinities and NaN included).
-pub fn f16_to_f32(h: u16) -> f32 {
-    let sign = ((h >> 15) as u32) << 31;
-    let exp = ((h >> 10) & 0x1f) as u32;
-    let frac = (h & 0x3ff) as u32;
-    let bits = match (exp, frac) {
-        (0, 0) => sign,
-        (0, f) => {
-            // Subnormal: value f × 2⁻²⁴, exact in f32.
-            let v = f as f32 * (1.0 / 16_777_216.0);
-            return if sign != 0 { -v } else { v };
-        }
-        (0x1f, f) => sign | 0x7f80_0000 | (f << 13),
-        (e, f) => sign | ((e + 112) << 23) | (f << 13),
-    };
-    f32::from_bits(bits)
 }
 
 /// A memory-mapped `.npy` array of floats or integers, either byte order, read as f32.

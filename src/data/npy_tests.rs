@@ -177,8 +177,6 @@ fn float16_integers_and_big_endian_arrays_are_read_as_f32() {
     assert_eq!(&half[..4], &[1.0, -2.0, 65504.0, 2f32.powi(-24)]);
     assert_eq!(half[4], 0.333_251_95); // 0x3555, the f16 nearest 1/3
     assert_eq!(half[5], f32::INFINITY);
-    assert!(f16_to_f32(0x7e00).is_nan());
-    assert_eq!(f16_to_f32(0x8000).to_bits(), (-0.0f32).to_bits());
     let be: Vec<u8> = [1.5f32, -3.25]
         .iter()
         .flat_map(|v| v.to_be_bytes())

@@ -2,15 +2,25 @@
 //! state as JSON, and the epoch checkpoint written as a whole directory that replaces the
 //! previous one only once complete (so `kill -9` at any moment leaves a usable one).
 
+use super::run::RunInfo;
 use crate::data::npy::write_atomic;
 use crate::nn::params::ParamStore;
 use crate::tensor::Tensor;
 use anyhow::{bail, Context, Result};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Serialises named f32 tensors into safetensors bytes.
 pub fn to_safetensors(named: &[(String, &[usize], &[f32])]) -> Result<Vec<u8>> {
+    to_safetensors_with(named, None)
+}
+
+/// `to_safetensors` with a `__metadata__` header (string keys and values).
+pub fn to_safetensors_with(
+    named: &[(String, &[usize], &[f32])],
+    metadata: Option<&HashMap<String, String>>,
+) -> Result<Vec<u8>> {
     let views: Vec<(String, TensorView)> = named
         .iter()
         .map(|(n, dims, data)| {
@@ -19,11 +29,17 @@ pub fn to_safetensors(named: &[(String, &[usize], &[f32])]) -> Result<Vec<u8>> {
             Ok((n.clone(), v))
         })
         .collect::<Result<_>>()?;
-    safetensors::serialize(views, &None).map_err(|e| anyhow::anyhow!("safetensors: {e:?}"))
+    safetensors::serialize(views, &metadata.cloned())
+        .map_err(|e| anyhow::anyhow!("safetensors: {e:?}"))
 }
 
-/// Writes a parameter store as safetensors (names from the store).
-pub fn save_params(path: &Path, params: &ParamStore) -> Result<()> {
+/// Writes a parameter store as safetensors (names from the store), with `metadata` in
+/// the header (see `weights_metadata`).
+pub fn save_params(
+    path: &Path,
+    params: &ParamStore,
+    metadata: Option<&HashMap<String, String>>,
+) -> Result<()> {
     // Device parameters are read back first (a no-op copy on the host).
     let host: Vec<Tensor> = params
         .tensors()
@@ -36,7 +52,51 @@ pub fn save_params(path: &Path, params: &ParamStore) -> Result<()> {
         .zip(&host)
         .map(|(n, t)| (n.clone(), t.dims(), t.data()))
         .collect();
-    write_atomic(path, &to_safetensors(&named)?)
+    write_atomic(path, &to_safetensors_with(&named, metadata)?)
+}
+
+/// The `__metadata__` of a run's weights file, so the file explains itself outside dcc
+/// (tools/dcc_torch.py reads it): format, dcc version, the network TOML, input C×H×W,
+/// the input channels taken from the data, class names in logit order, the training sets
+/// with σ/m, known flag and class, the σ/m label map and the member index. Values are
+/// strings (safetensors allows no other); the structured ones are JSON.
+pub fn weights_metadata(info: &RunInfo, member: usize) -> Result<HashMap<String, String>> {
+    let c = &info.config;
+    let sets: Vec<serde_json::Value> = info
+        .sets
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            serde_json::json!({
+                "name": s.name,
+                "sigma": s.sigma,
+                "known": s.known,
+                "class": info.class_of_set(i),
+            })
+        })
+        .collect();
+    let mut m = HashMap::new();
+    m.insert("format".into(), "dcc-weights/1".into());
+    m.insert("dcc_version".into(), env!("CARGO_PKG_VERSION").into());
+    m.insert("network".into(), toml::to_string(&c.network)?);
+    m.insert("input_chw".into(), serde_json::to_string(&info.input)?);
+    m.insert("channels".into(), serde_json::to_string(&c.channels)?);
+    m.insert(
+        "classes".into(),
+        serde_json::to_string(&info.class_names())?,
+    );
+    m.insert("sets".into(), serde_json::to_string(&sets)?);
+    m.insert("label_map".into(), serde_json::to_string(&info.label_map)?);
+    m.insert("member".into(), member.to_string());
+    Ok(m)
+}
+
+/// The `__metadata__` of a safetensors file (empty when it has none).
+pub fn read_metadata(path: &Path) -> Result<HashMap<String, String>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: not a valid safetensors file ({e:?})", path.display()))?;
+    Ok(meta.metadata().clone().unwrap_or_default())
 }
 
 /// Reads named f32 tensors from a safetensors file, checking each name and shape.
@@ -156,7 +216,7 @@ mod tests {
         );
         p.add("a.bias", Tensor::from_vec([2], vec![0.5, -0.5]).unwrap());
         let path = dir.join("w.safetensors");
-        save_params(&path, &p).unwrap();
+        save_params(&path, &p, None).unwrap();
         let mut q = p.clone();
         q.tensors_mut()[0] = Tensor::zeros([2, 3]);
         load_params(&path, &mut q).unwrap();

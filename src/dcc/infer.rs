@@ -219,6 +219,8 @@ pub struct Details {
     pub targets: Vec<Target>,
     /// Member 0's latents per target (N×D).
     pub latents: Vec<Vec<f32>>,
+    /// Every member's latents: `[member][target]`, N×D each (for `--export-latents`).
+    pub member_latents: Vec<Vec<Vec<f32>>>,
     /// Member 0's latents of each class's training images (N×D).
     pub class_latents: Vec<Vec<f32>>,
     /// Input channels used.
@@ -686,7 +688,7 @@ pub fn infer(
         warnings: super::learned::warnings(run, info.class_count(), &sets),
         sets,
     };
-    let latents = z.swap_remove(0);
+    let latents = z[0].clone();
     let class_latents = zc.swap_remove(0);
     Ok((
         inference,
@@ -695,6 +697,7 @@ pub fn infer(
             info,
             targets,
             latents,
+            member_latents: z,
             class_latents,
             channels,
         },

@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod checkpoint;
 pub mod demo;
 pub mod demo_checks;
+pub mod export;
 pub mod infer;
 pub mod infer_table;
 pub mod interpret;

@@ -72,6 +72,11 @@ pub struct TrainConfig {
     /// augmentations (as the paper's separately trained repeats do).
     #[serde(default)]
     pub member_batches: MemberBatches,
+    /// Weights every member starts from: a safetensors file with dcc's tensor names
+    /// (another run's `weights-k.safetensors`, or a PyTorch module saved by
+    /// tools/dcc_torch.py); None = random initialisation from the seed.
+    #[serde(default)]
+    pub init: Option<PathBuf>,
 }
 
 /// What the ensemble members train on at each step.
@@ -157,6 +162,7 @@ impl TrainConfig {
             dist_warmup: 0,
             classes: ClassGrouping::BySigma,
             member_batches: MemberBatches::Shared,
+            init: None,
         }
     }
 }

@@ -2,7 +2,9 @@
 //! checkpointing every epoch so that `--resume` after any interruption (even `kill -9`)
 //! ends with bit-identical weights on the CPU at the same thread count.
 
-use super::checkpoint::{load_params, load_tensors, save_params, to_safetensors, CheckpointDir};
+use super::checkpoint::{
+    load_params, load_tensors, save_params, to_safetensors, weights_metadata, CheckpointDir,
+};
 use super::loss::{dcc_loss, BatchLabels, LossTerms, LossWeights};
 use super::run::{member_seed, weights_file, MemberBatches, RunInfo};
 use crate::autograd::Tape;
@@ -117,14 +119,24 @@ fn moment_names(t: &Trainer) -> Vec<(String, Vec<usize>)> {
         .collect()
 }
 
-fn save_checkpoint(run: &Path, members: &mut [Member], state: &State) -> Result<()> {
+fn save_checkpoint(
+    run: &Path,
+    info: &RunInfo,
+    members: &mut [Member],
+    state: &State,
+) -> Result<()> {
     for m in members.iter_mut() {
         m.trainer.sync_to_host()?;
     }
     let ck = CheckpointDir::new(run);
     let dir = ck.stage()?;
     for (k, m) in members.iter().enumerate() {
-        save_params(&dir.join(weights_file(k)), &m.trainer.net.params)?;
+        let meta = weights_metadata(info, k)?;
+        save_params(
+            &dir.join(weights_file(k)),
+            &m.trainer.net.params,
+            Some(&meta),
+        )?;
         let names = moment_names(&m.trainer);
         let data: Vec<&[f32]> = m
             .trainer
@@ -267,7 +279,12 @@ pub fn train(
     let targets = info.targets();
     let mut members: Vec<Member> = (0..cfg.ensemble)
         .map(|k| {
-            let mut t = Trainer::on(info.network(k)?, cfg.lr, device)?;
+            let mut net = info.network(k)?;
+            if let Some(init) = &cfg.init {
+                load_params(init, &mut net.params)
+                    .with_context(|| format!("--init {}: seeding member {k}", init.display()))?;
+            }
+            let mut t = Trainer::on(net, cfg.lr, device)?;
             t.opt.weight_decay = cfg.weight_decay;
             let mut schedule = ReduceLROnPlateau::new(cfg.lr);
             schedule.patience = cfg.patience;
@@ -442,7 +459,7 @@ pub fn train(
                 schedule: m.schedule.clone(),
             })
             .collect();
-        save_checkpoint(run, &mut members, &state)?;
+        save_checkpoint(run, info, &mut members, &state)?;
     }
     bar.finish_and_clear();
     Ok(state.log)

@@ -61,7 +61,7 @@ pub(crate) fn outside_width(ax: &Axes, s: u32, cell_w: i32, max_h: i32) -> i32 {
         return 0;
     }
     let sw = 9 * s as i32;
-    layout(ax, s, cell_w / 3 - 12 * s as i32 - sw, max_h).w + 4 * s as i32
+    layout(ax, s, cell_w * 2 / 5 - 12 * s as i32 - sw, max_h).w + 4 * s as i32
 }
 
 /// Draws the legend box in the requested (or least crowded) inside corner, or to the
@@ -71,7 +71,7 @@ pub(crate) fn draw_legend(c: &mut Canvas, f: &Frame, ax: &Axes, s: u32, cell: Re
     let font = Font::regular(s);
     let (pad, row_h, sw) = (4 * si, font.height() as i32 + 2 * si, 9 * si);
     let max_label = if ax.legend == LegendPos::Outside {
-        cell.w / 3 - 3 * pad - sw
+        cell.w * 2 / 5 - 3 * pad - sw
     } else {
         // At most two thirds of the plot width, so long names are shortened.
         f.r.w * 2 / 3 - 3 * pad - sw
