@@ -12,7 +12,8 @@
 #   b. `dcc kernels --arch sm_90`: every kernel's registers, shared memory and spills
 #   c. the GPU-vs-CPU differential tests (tests/gpu.rs) with DCC_TEST_DEVICE=cuda
 #   d. training throughput: `dcc bench train --device cuda` for both networks, and the same
-#      step in PyTorch (tools/torch_bench.py: eager fp32, AMP bf16 + channels_last, compile)
+#      step in PyTorch (tools/torch_bench.py: eager fp32, AMP bf16 + channels_last, compile);
+#      tools/dcc_torch.py's latents against dcc's (tools/test_dcc_torch.py)
 #   e. one summary table; the full log and a JSON of the figures in $GPU_CHECK_OUT
 #      (gpu-check.log, gpu-check.json, steps/<step>.txt), default a new temporary folder.
 # Exits non-zero if any step failed or timed out.
@@ -214,6 +215,15 @@ main() {
     step d-dcc-inception 90 "$BUNDLE/dcc" bench train --device cuda --net inception --channels 2 --batch 120 --steps 10 --warmup 3
     step d-torch-small 150 "${TORCH_ENV[@]}" python3 -u "$TORCH_BENCH" --device cuda --net small --mode all
     step d-torch-inception 240 "${TORCH_ENV[@]}" python3 -u "$TORCH_BENCH" --device cuda --net inception --channels 2 --mode all
+
+    # d. a run's weights in PyTorch: tools/dcc_torch.py rebuilds four networks trained by
+    #    dcc here (tiny CPU runs) and must give dcc's latents (tools/test_dcc_torch.py)
+    if "${TORCH_ENV[@]}" python3 -c "import torch, pytest, safetensors" 2>/dev/null; then
+        step d-dcc-torch 90 "${TORCH_ENV[@]}" DCC_BIN="$BUNDLE/dcc" PYTHONDONTWRITEBYTECODE=1 \
+            python3 -m pytest -q -s -p no:cacheprovider "$ROOT/tools/test_dcc_torch.py"
+    else
+        echo "d-dcc-torch skipped: python3 lacks torch, pytest or safetensors"
+    fi
 
     # e. the summary table and the JSON
     echo

@@ -29,8 +29,37 @@ pub fn to_safetensors_with(
             Ok((n.clone(), v))
         })
         .collect::<Result<_>>()?;
-    safetensors::serialize(views, &metadata.cloned())
-        .map_err(|e| anyhow::anyhow!("safetensors: {e:?}"))
+    let bytes =
+        safetensors::serialize(views, &None).map_err(|e| anyhow::anyhow!("safetensors: {e:?}"))?;
+    match metadata {
+        Some(m) => with_metadata(bytes, m),
+        None => Ok(bytes),
+    }
+}
+
+/// `bytes` (a safetensors file) with `__metadata__` added to its header. Done here rather
+/// than by the safetensors crate, whose HashMap would write the keys in a different order
+/// in every process: weights must be byte-identical across runs (resume checks that).
+fn with_metadata(bytes: Vec<u8>, metadata: &HashMap<String, String>) -> Result<Vec<u8>> {
+    let n = u64::from_le_bytes(bytes[..8].try_into()?) as usize;
+    let mut header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&bytes[8..8 + n])?;
+    // serde_json's Map is ordered by key, so the header text is deterministic.
+    let meta: serde_json::Map<String, serde_json::Value> = metadata
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    header.insert("__metadata__".into(), serde_json::Value::Object(meta));
+    let mut text = serde_json::to_vec(&header)?;
+    // The data that follows starts 8-byte aligned, as the crate writes it.
+    while (8 + text.len()) % 8 != 0 {
+        text.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + text.len() + bytes.len() - 8 - n);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&bytes[8 + n..]);
+    Ok(out)
 }
 
 /// Writes a parameter store as safetensors (names from the store), with `metadata` in
@@ -231,6 +260,27 @@ mod tests {
             .to_string();
         assert!(e.contains("not a valid safetensors"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn metadata_is_written_in_one_order_and_read_back() {
+        let mut m = HashMap::new();
+        for k in ["zeta", "alpha", "network", "member", "classes"] {
+            m.insert(k.to_string(), format!("value of {k} with \"quotes\""));
+        }
+        let data = [1.0f32, 2.0, 3.0];
+        let named = [("w".to_string(), &[3usize][..], &data[..])];
+        let a = to_safetensors_with(&named, Some(&m)).unwrap();
+        // A map built in another order serialises to the same bytes.
+        let mut pairs: Vec<(String, String)> = m.clone().into_iter().collect();
+        pairs.reverse();
+        let m2: HashMap<String, String> = pairs.into_iter().collect();
+        assert_eq!(a, to_safetensors_with(&named, Some(&m2)).unwrap());
+        let st = SafeTensors::deserialize(&a).unwrap();
+        assert_eq!(st.tensor("w").unwrap().shape(), [3]);
+        let (n, meta) = SafeTensors::read_metadata(&a).unwrap();
+        assert_eq!((8 + n) % 8, 0);
+        assert_eq!(meta.metadata().as_ref().unwrap(), &m);
     }
 
     #[test]
