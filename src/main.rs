@@ -1,13 +1,16 @@
-//! The `dcc` command line.
+//! The `dcc` command line (the commands live in the library's `cli`, which the Python
+//! package calls too).
 
 use clap::Parser;
 
-mod cli;
-
 fn main() {
-    let args = cli::Cli::parse();
-    if let Err(e) = cli::run(args) {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
+    let args = dcc::cli::Cli::parse();
+    match dcc::cli::run(args) {
+        Ok(0) => {}
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
     }
 }

@@ -1,14 +1,14 @@
 //! `dcc bench`: the sgemm ceiling, per-primitive throughput and training throughput,
 //! each printed beside what it is compared with.
 
+use crate::bench::{gemm_ceiling, peak_rss_bytes, primitive_cases, random_tensor, time_case};
+use crate::nn::network::Mode;
+use crate::nn::train::Trainer;
+use crate::nn::zoo::Arch;
+use crate::ops;
+use crate::tensor::{Pool, Tensor};
 use anyhow::{bail, Result};
 use clap::{Args as ClapArgs, Subcommand};
-use dcc::bench::{gemm_ceiling, peak_rss_bytes, primitive_cases, random_tensor, time_case};
-use dcc::nn::network::Mode;
-use dcc::nn::train::Trainer;
-use dcc::nn::zoo::Arch;
-use dcc::ops;
-use dcc::tensor::{Pool, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
@@ -79,7 +79,7 @@ pub fn run(args: Args) -> Result<()> {
             steps,
             warmup,
             profile,
-            dcc::tensor::Device::select(&device)?,
+            crate::tensor::Device::select(&device)?,
         ),
         What::Gemm => {
             let (one, all) = gemm_ceiling();
@@ -89,8 +89,8 @@ pub fn run(args: Args) -> Result<()> {
             );
             Ok(())
         }
-        What::Ops { batch, device } => match dcc::tensor::Device::select(&device)? {
-            dcc::tensor::Device::Cpu => primitives(batch),
+        What::Ops { batch, device } => match crate::tensor::Device::select(&device)? {
+            crate::tensor::Device::Cpu => primitives(batch),
             d => gpu_primitives(batch, d),
         },
     }
@@ -103,7 +103,7 @@ fn train(
     steps: usize,
     warmup: usize,
     profile: bool,
-    device: dcc::tensor::Device,
+    device: crate::tensor::Device,
 ) -> Result<()> {
     if batch == 0 || steps == 0 {
         bail!("--batch and --steps must be positive");
@@ -213,11 +213,11 @@ fn primitives(n: usize) -> Result<()> {
 const H200_BF16_TFLOPS: f64 = 790.0;
 const H200_COPY_GBPS: f64 = 4300.0;
 
-fn gpu_primitives(n: usize, device: dcc::tensor::Device) -> Result<()> {
+fn gpu_primitives(n: usize, device: crate::tensor::Device) -> Result<()> {
     let pool = Pool::on(device)?;
     let gpu = pool.gpu().expect("GPU pool").clone();
     println!("device {device}: {}", gpu.describe());
-    let copy = dcc::bench::device_copy_gbps(&pool)?;
+    let copy = crate::bench::device_copy_gbps(&pool)?;
     println!(
         "device copy: {copy:.0} GB/s read + written (GPU.md: ≈{H200_COPY_GBPS:.0} on an H200); bf16 tensor-core ceiling ≈{H200_BF16_TFLOPS:.0} TFLOP/s on an H200 (these kernels are f32)"
     );
@@ -234,18 +234,18 @@ fn gpu_primitives(n: usize, device: dcc::tensor::Device) -> Result<()> {
     let host = Pool::new();
     let mut bad = 0;
     for c in &primitive_cases(n) {
-        let (fwd, bwd) = dcc::bench::time_case(c, &pool, 5)?;
+        let (fwd, bwd) = crate::bench::time_case(c, &pool, 5)?;
         // Bytes the forward must move at least: every input read and the output written.
-        let out = dcc::bench::run_case(c, &pool)?;
-        let want = dcc::bench::run_case(c, &host)?;
+        let out = crate::bench::run_case(c, &pool)?;
+        let want = crate::bench::run_case(c, &host)?;
         let bytes =
             4.0 * (c.inputs.iter().map(|t| t.numel()).sum::<usize>() + out[0].numel()) as f64;
         let mut verdict = String::from("ok");
         for (i, (g, w)) in out.iter().zip(&want).enumerate() {
             let scale = w.data().iter().fold(0f32, |m, v| m.max(v.abs())) as f64;
-            let tol = dcc::testing::Tol::new(1e-5 * scale.max(1.0), 1e-3);
+            let tol = crate::testing::Tol::new(1e-5 * scale.max(1.0), 1e-3);
             if let Err(e) =
-                dcc::testing::assert_close(&format!("tensor {i}"), g.data(), &w.to_f64(), tol)
+                crate::testing::assert_close(&format!("tensor {i}"), g.data(), &w.to_f64(), tol)
             {
                 verdict = format!("MISMATCH {e}");
                 bad += 1;

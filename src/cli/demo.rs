@@ -1,10 +1,10 @@
-//! `dcc demo`: the README's main command (see `dcc::dcc::demo`).
+//! `dcc demo`: the README's main command (see `demo_run`).
 
+use super::demo_run::{run_demo, DemoConfig};
+use crate::dcc::demo_checks::Experiment;
+use crate::dcc::run::{ClassGrouping, MemberBatches};
 use anyhow::Result;
 use clap::Args as ClapArgs;
-use dcc::dcc::demo::{run_demo, DemoConfig};
-use dcc::dcc::demo_checks::Experiment;
-use dcc::dcc::run::{ClassGrouping, MemberBatches};
 use std::path::PathBuf;
 
 /// `dcc demo` arguments.
@@ -64,7 +64,8 @@ pub struct Args {
 pub const SCIENCE_FAILED: i32 = 3;
 
 /// Runs `dcc demo`.
-pub fn run(a: Args) -> Result<()> {
+/// Runs the demo; the exit status is `SCIENCE_FAILED` when a science check fails.
+pub fn run(a: Args) -> Result<i32> {
     let cfg = DemoConfig {
         out: a.out,
         per_set: a.per_set,
@@ -73,10 +74,10 @@ pub fn run(a: Args) -> Result<()> {
         batch: a.batch,
         seed: a.seed,
         shifted: a.shifted,
-        device: dcc::tensor::Device::select(&a.device)?,
+        device: crate::tensor::Device::select(&a.device)?,
         reuse: a.reuse,
-        thresholds: dcc::dcc::infer::Thresholds {
-            references: dcc::dcc::infer::References::parse(&a.references)?,
+        thresholds: crate::dcc::infer::Thresholds {
+            references: crate::dcc::infer::References::parse(&a.references)?,
             augment: !a.no_infer_augment,
             ..Default::default()
         },
@@ -97,7 +98,7 @@ pub fn run(a: Args) -> Result<()> {
             "error: {failed} of {} science checks failed (listed above); exit status {SCIENCE_FAILED}",
             checks.len()
         );
-        std::process::exit(SCIENCE_FAILED);
+        return Ok(SCIENCE_FAILED);
     }
-    Ok(())
+    Ok(0)
 }

@@ -1,14 +1,14 @@
 //! `dcc infer` and `dcc report`: σ/m posteriors and trust tests for every set given, the
 //! JSON and table outputs, and the report page.
 
+use crate::dcc::export::export_latents;
+use crate::dcc::infer::{infer, table, Thresholds};
+use crate::dcc::run::RunInfo;
+use crate::report::run_report::write_report;
+use crate::report::save_json;
+use crate::tensor::Device;
 use anyhow::Result;
 use clap::Args as ClapArgs;
-use dcc::dcc::export::export_latents;
-use dcc::dcc::infer::{infer, table, Thresholds};
-use dcc::dcc::run::RunInfo;
-use dcc::report::run_report::write_report;
-use dcc::report::save_json;
-use dcc::tensor::Device;
 use std::path::{Path, PathBuf};
 
 /// `dcc infer` arguments.
@@ -77,7 +77,7 @@ pub fn run(a: Args) -> Result<()> {
         min_confidence: a.min_confidence,
         knn_k: a.knn_k,
         max_far_fraction: a.max_far_fraction,
-        references: dcc::dcc::infer::References::parse(&a.references)?,
+        references: crate::dcc::infer::References::parse(&a.references)?,
         augment: !a.no_augment,
         ood_alpha: a.ood_alpha,
         ood_image_alpha: a.ood_image_alpha,

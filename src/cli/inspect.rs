@@ -1,10 +1,10 @@
 //! `dcc inspect DIR`: a per-set summary table and a PNG mosaic of example maps.
 
+use crate::data::dataset::{Dataset, OpenOptions};
+use crate::data::inspect;
+use crate::report::mosaic;
 use anyhow::Result;
 use clap::Args;
-use dcc::data::dataset::{Dataset, OpenOptions};
-use dcc::data::inspect;
-use dcc::report::mosaic;
 use std::path::PathBuf;
 
 /// Arguments of `dcc inspect`.

@@ -2,10 +2,10 @@
 //! needed) and prints ptxas's resource report per kernel — the kernel researcher's view,
 //! and CI's gate: a compile error or a register spill fails the command.
 
+use crate::cuda::nvrtc::{self, parse_ptxas_log, Target};
+use crate::cuda::sources::files;
 use anyhow::{bail, Context, Result};
 use clap::Args as ClapArgs;
-use dcc::cuda::nvrtc::{self, parse_ptxas_log, Target};
-use dcc::cuda::sources::files;
 use std::path::PathBuf;
 
 /// `dcc kernels` arguments.
@@ -78,7 +78,7 @@ pub fn run(a: Args) -> Result<()> {
             let p = nvrtc::compile(f, Target::Ptx(arch))?;
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             let path = dir.join(f.name.replace(".cu", ".ptx"));
-            dcc::data::npy::write_atomic(&path, &p.image)?;
+            crate::data::npy::write_atomic(&path, &p.image)?;
         }
     }
     println!(

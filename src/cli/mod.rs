@@ -2,10 +2,12 @@
 
 pub mod bench;
 pub mod demo;
+pub mod demo_run;
 pub mod infer;
 pub mod inspect;
 pub mod kernels;
 pub mod op;
+pub mod progress;
 pub mod shifts;
 pub mod simulate;
 pub mod train;
@@ -55,41 +57,63 @@ pub enum Command {
     Shifts(shifts::Args),
 }
 
-/// Runs one parsed command line.
-pub fn run(cli: Cli) -> Result<()> {
+/// Runs one parsed command line; returns its exit status (0, or 3 when a science check or
+/// a `--check` target failed). Errors are returned, not printed.
+pub fn run(cli: Cli) -> Result<i32> {
     if let Some(n) = cli.threads {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global()
-            .map_err(|e| anyhow::anyhow!("--threads {n}: {e}"))?;
+        set_threads(n)?;
     }
+    let ok = |r: Result<()>| r.map(|()| 0);
     match cli.command {
-        Command::Devices => {
-            println!("cpu: {} rayon threads", rayon::current_num_threads());
-            match dcc::cuda::probe_cuda() {
-                Ok(_) => match dcc::cuda::open(dcc::tensor::Device::Cuda(0)) {
-                    Ok(g) => println!("cuda:0: {}", g.describe()),
-                    Err(e) => println!("cuda: present but unusable: {e:#}"),
-                },
-                Err(why) => println!("cuda: none ({why})"),
-            }
-            match dcc::cuda::nvrtc::version() {
-                Ok(v) => println!("nvrtc: {v}"),
-                Err(e) => println!("nvrtc: {e:#}"),
-            }
-            println!("cuda-emu: the CUDA kernels on the CPU (needs g++; slow, for tests)");
-            Ok(())
-        }
-        Command::Kernels(a) => kernels::run(a),
-        Command::Bench(a) => bench::run(a),
-        Command::Op(a) => op::run(a),
-        Command::Train(a) => train::run(a),
+        Command::Devices => ok(devices()),
+        Command::Kernels(a) => ok(kernels::run(a)),
+        Command::Bench(a) => ok(bench::run(a)),
+        Command::Op(a) => ok(op::run(a)),
+        Command::Train(a) => ok(train::run(a)),
         Command::Demo(a) => demo::run(a),
-        Command::Infer(a) => infer::run(a),
-        Command::Report(a) => infer::report(a),
-        Command::Inspect(args) => inspect::run(args),
-        Command::Simulate(args) => simulate::run(*args),
-        Command::Validate(a) => validate::run(a),
+        Command::Infer(a) => ok(infer::run(a)),
+        Command::Report(a) => ok(infer::report(a)),
+        Command::Inspect(args) => ok(inspect::run(args)),
+        Command::Simulate(args) => ok(simulate::run(*args)),
+        Command::Validate(a) => ok(validate::run(a)),
         Command::Shifts(a) => shifts::run(a),
     }
+}
+
+/// Sizes rayon's global pool. It can be built once per process: a second call (the Python
+/// module runs many commands in one process) succeeds only when it asks for the same size.
+pub fn set_threads(n: usize) -> Result<()> {
+    if n == 0 {
+        anyhow::bail!("--threads 0: at least one thread is needed");
+    }
+    match rayon::ThreadPoolBuilder::new().num_threads(n).build_global() {
+        Ok(()) => Ok(()),
+        Err(_) if rayon::current_num_threads() == n => Ok(()),
+        Err(_) => anyhow::bail!(
+            "--threads {n}: this process already runs {} worker threads (the pool is sized once per process)",
+            rayon::current_num_threads()
+        ),
+    }
+}
+
+fn devices() -> Result<()> {
+    println!("cpu: {} rayon threads", rayon::current_num_threads());
+    match crate::cuda::probe_cuda() {
+        Ok(_) => match crate::cuda::open(crate::tensor::Device::Cuda(0)) {
+            Ok(g) => println!("cuda:0: {}", g.describe()),
+            Err(e) => println!("cuda: present but unusable: {e:#}"),
+        },
+        Err(why) => println!("cuda: none ({why})"),
+    }
+    match crate::cuda::nvrtc::version() {
+        Ok(v) => println!("nvrtc: {v}"),
+        Err(e) => println!("nvrtc: {e:#}"),
+    }
+    println!("cuda-emu: the CUDA kernels on the CPU (needs g++; slow, for tests)");
+    Ok(())
+}
+
+/// Worker threads in rayon's global pool.
+pub fn current_threads() -> usize {
+    rayon::current_num_threads()
 }

@@ -1,13 +1,13 @@
 //! `dcc op`: runs one primitive forward and backward on .npy inputs and writes the
 //! output and every input gradient as .npy, for comparison with any reference.
 
+use crate::autograd::{Tape, Var};
+use crate::data::npy;
+use crate::ops;
+use crate::ops::conv2d::{Conv2dParams, PadMode};
+use crate::tensor::{Pool, Tensor, MAX_RANK};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args as ClapArgs;
-use dcc::autograd::{Tape, Var};
-use dcc::data::npy;
-use dcc::ops;
-use dcc::ops::conv2d::{Conv2dParams, PadMode};
-use dcc::tensor::{Pool, Tensor, MAX_RANK};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -321,7 +321,7 @@ pub fn run(a: Args) -> Result<()> {
         .ok_or_else(|| anyhow!("dcc op {name}: --out DIR is required"))?;
     let params = Params::parse(&a.params)?;
     let inputs: Vec<Tensor> = a.inputs.iter().map(|p| load(p)).collect::<Result<_>>()?;
-    let pool = Pool::on(dcc::tensor::Device::select(&a.device)?)?;
+    let pool = Pool::on(crate::tensor::Device::select(&a.device)?)?;
     let mut tape = Tape::new(&pool);
     let vars: Vec<Var> = inputs
         .into_iter()

@@ -1,10 +1,10 @@
-//! `dcc shifts`: the trust test's shift suite (see `dcc::dcc::shifts`).
+//! `dcc shifts`: the trust test's shift suite (see `crate::dcc::shifts`).
 
+use crate::dcc::infer::Thresholds;
+use crate::dcc::shifts::{run_suite, table, SuiteConfig};
+use crate::tensor::Device;
 use anyhow::Result;
 use clap::Args as ClapArgs;
-use dcc::dcc::infer::Thresholds;
-use dcc::dcc::shifts::{run_suite, table, SuiteConfig};
-use dcc::tensor::Device;
 use std::path::PathBuf;
 
 /// `dcc shifts` arguments.
@@ -40,7 +40,8 @@ pub struct Args {
 }
 
 /// Runs `dcc shifts`.
-pub fn run(a: Args) -> Result<()> {
+/// Runs the suite; exit status 3 when `--check` finds a target missed.
+pub fn run(a: Args) -> Result<i32> {
     let thresholds = Thresholds {
         ood_alpha: a.ood_alpha,
         ..Default::default()
@@ -62,7 +63,7 @@ pub fn run(a: Args) -> Result<()> {
         a.out.display()
     );
     if a.check && suite.targets.iter().any(|t| !t.pass) {
-        std::process::exit(3);
+        return Ok(3);
     }
-    Ok(())
+    Ok(0)
 }

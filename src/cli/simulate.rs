@@ -1,11 +1,11 @@
 //! `dcc simulate`: writes a synthetic SIDM cluster dataset (images.npy, catalog.csv,
 //! simulation.json) from named sets, knobs and a seed.
 
+use crate::data::sim::config::{parse_feedback, Channel, KNOBS};
+use crate::data::sim::output::{simulate_to_dir, SimulationPlan};
+use crate::data::sim::presets::{resolve_set, Preset, SHIFTS};
 use anyhow::{bail, Result};
 use clap::Args;
-use dcc::data::sim::config::{parse_feedback, Channel, KNOBS};
-use dcc::data::sim::output::{simulate_to_dir, SimulationPlan};
-use dcc::data::sim::presets::{resolve_set, Preset, SHIFTS};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::time::Instant;

@@ -1,18 +1,18 @@
 //! `dcc train`: trains a DCC ensemble on a dataset directory into a run directory.
 
+use crate::data::augment::Interpolation;
+use crate::data::dataset::{split_set_names, Dataset, OpenOptions};
+use crate::data::loader::{Loader, LoaderConfig, Split};
+use crate::data::npy::write_atomic;
+use crate::dcc::lock::RunLock;
+use crate::dcc::loss::LossWeights;
+use crate::dcc::run::{ClassGrouping, MemberBatches, RunInfo, TrainConfig};
+use crate::dcc::train::has_checkpoint;
+use crate::dcc::train::train;
+use crate::nn::config::NetConfig;
+use crate::tensor::Device;
 use anyhow::{bail, Context, Result};
 use clap::Args as ClapArgs;
-use dcc::data::augment::Interpolation;
-use dcc::data::dataset::{split_set_names, Dataset, OpenOptions};
-use dcc::data::loader::{Loader, LoaderConfig, Split};
-use dcc::data::npy::write_atomic;
-use dcc::dcc::lock::RunLock;
-use dcc::dcc::loss::LossWeights;
-use dcc::dcc::run::{ClassGrouping, MemberBatches, RunInfo, TrainConfig};
-use dcc::dcc::train::has_checkpoint;
-use dcc::dcc::train::train;
-use dcc::nn::config::NetConfig;
-use dcc::tensor::Device;
 use std::path::{Path, PathBuf};
 
 /// `dcc train` arguments.
@@ -207,7 +207,7 @@ fn preflight(info: &RunInfo, ds: &Dataset) -> Result<()> {
     }
     if let Some(init) = &c.init {
         let mut net = info.network(0)?;
-        dcc::dcc::checkpoint::load_params(init, &mut net.params).with_context(|| {
+        crate::dcc::checkpoint::load_params(init, &mut net.params).with_context(|| {
             format!(
                 "--init {}: its tensors must match the '{}' network on {}×{}×{} maps with {} classes",
                 init.display(),
@@ -376,7 +376,13 @@ pub fn run(a: Args) -> Result<()> {
         rayon::current_num_threads()
     );
     eprintln!("device: {device}");
-    let log = match train(&info, &a.run, a.resume, true, device) {
+    let log = match train(
+        &info,
+        &a.run,
+        a.resume,
+        &super::progress::Bar::new(),
+        device,
+    ) {
         Ok(log) => log,
         Err(e) if fresh && !has_checkpoint(&a.run) => {
             clear_untrained(&a.run, created);

@@ -1,12 +1,13 @@
 //! `dcc validate`: coverage of the σ/m intervals over withheld sets (see
-//! `dcc::dcc::validate`).
+//! `crate::dcc::validate`).
 
+use crate::dcc::infer::{References, Thresholds};
+use crate::dcc::run::RunInfo;
+use crate::dcc::validate::{collect, leave_one_out, report, table, train_run};
+use crate::report::coverage::write_coverage;
+use crate::tensor::Device;
 use anyhow::{bail, Result};
 use clap::Args as ClapArgs;
-use dcc::dcc::infer::{References, Thresholds};
-use dcc::dcc::run::RunInfo;
-use dcc::dcc::validate::{collect, leave_one_out, report, table, train_run, write};
-use dcc::tensor::Device;
 use std::path::PathBuf;
 
 /// `dcc validate` arguments.
@@ -85,7 +86,7 @@ pub fn run(a: Args) -> Result<()> {
                     "σ/m = {label} withheld ({}), seed {seed}",
                     cfg.unknown.join(", ")
                 );
-                train_run(&dir, cfg, device)?;
+                train_run(&dir, cfg, device, &super::progress::Bar::new())?;
                 runs.push(dir);
             }
         }
@@ -95,7 +96,7 @@ pub fn run(a: Args) -> Result<()> {
         bail!("no trial: none of the runs withholds a set with a catalog σ/m");
     }
     print!("{}", table(&r));
-    let page = write(&a.out, &r)?;
+    let page = write_coverage(&a.out, &r)?;
     println!("coverage.json and {}", page.display());
     Ok(())
 }

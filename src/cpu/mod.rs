@@ -10,5 +10,6 @@ pub mod dropout;
 pub mod fastmath;
 pub mod gemm;
 pub mod linear;
+pub mod optim;
 pub mod pool2d;
 pub mod softmax;

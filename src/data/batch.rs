@@ -4,7 +4,7 @@
 
 use super::augment::{mixup_label, normalise_max, Transform};
 use super::dataset::Dataset;
-use super::loader::{LoaderConfig, Split};
+use super::loader_config::{LoaderConfig, Split};
 use crate::tensor::Tensor;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -59,18 +59,9 @@ impl Batch {
     }
 }
 
-/// A 64-bit mix (splitmix64 finaliser) for deriving independent seeds.
-pub(super) fn mix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// An RNG for one purpose identified by a tuple of numbers.
 pub(super) fn rng_for(parts: &[u64]) -> ChaCha8Rng {
-    let s = parts.iter().fold(0x5eed_u64, |h, &p| mix64(h ^ mix64(p)));
-    ChaCha8Rng::seed_from_u64(s)
+    ChaCha8Rng::seed_from_u64(crate::seed::fold(parts))
 }
 
 pub(super) const STREAM_SPLIT: u64 = 1;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::data::augment::AugmentConfig;
 use crate::data::dataset::tests::make_dataset;
 use crate::data::dataset::OpenOptions;
 use crate::data::npy::tests::tempdir::Dir;

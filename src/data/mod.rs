@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod dataset;
 pub mod inspect;
 pub mod loader;
+pub mod loader_config;
 pub mod mapstats;
 pub mod mosaic;
 pub mod npy;

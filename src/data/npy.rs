@@ -36,6 +36,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
+/// Writes `value` as pretty-printed JSON at `path` (temporary file, then rename), for run
+/// descriptions, reports and summaries.
+pub fn save_json(path: impl AsRef<Path>, value: &impl serde::Serialize) -> Result<()> {
+    let path = path.as_ref();
+    let mut text = serde_json::to_string_pretty(value)
+        .map_err(|e| anyhow::anyhow!("serialising JSON for {}: {e}", path.display()))?;
+    text.push('\n');
+    write_atomic(path, text.as_bytes())
+}
+
 /// Builds the version-1 header (magic, version, length, dict), padded to 64 bytes.
 fn header_bytes(descr: &str, dims: &[usize]) -> Vec<u8> {
     let shape = match dims {

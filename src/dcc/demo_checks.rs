@@ -2,11 +2,40 @@
 //! σ/m = 0.3 withheld) and `--paper`, the paper's headline experiment (the DARKSKIES-like
 //! σ/m = 0.1 set withheld, every other BAHAMAS- and DARKSKIES-like set known).
 
-use super::demo::{auroc, Check};
 use super::infer::{Details, Inference, SetInference};
 use super::overlap::overlap;
 use super::run::ClassGrouping;
 use anyhow::{Context, Result};
+use serde::Serialize;
+
+/// One acceptance criterion and whether it held.
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    /// What is claimed.
+    pub claim: String,
+    /// The figure behind it.
+    pub figure: String,
+    /// Whether it held.
+    pub pass: bool,
+}
+
+/// Area under the ROC curve: the probability that a random `pos` exceeds a random `neg`
+/// (ties count one half).
+pub fn auroc(pos: &[f64], neg: &[f64]) -> f64 {
+    let mut wins = 0.0;
+    for p in pos {
+        for n in neg {
+            wins += if p > n {
+                1.0
+            } else if p == n {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    wins / (pos.len() * neg.len()).max(1) as f64
+}
 
 /// Which experiment `dcc demo` runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,7 +161,7 @@ fn subset_confidences(
     for _ in 0..count {
         let mut pick = Vec::with_capacity(size);
         for _ in 0..size.min(rows.len()) {
-            s = crate::ops::dropout::layer_seed(s, 17, 29);
+            s = crate::seed::derive(s, 17, 29);
             pick.push(rows[(s % rows.len() as u64) as usize].clone());
         }
         let mut best: f64 = 0.0;
@@ -273,4 +302,16 @@ pub fn checks(e: Experiment, inf: &Inference, det: &Details) -> Result<(Vec<Chec
             ood: ood_auc,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auroc_is_one_for_separated_scores_and_half_for_identical_ones() {
+        assert_eq!(auroc(&[3.0, 4.0], &[1.0, 2.0]), 1.0);
+        assert_eq!(auroc(&[1.0, 2.0], &[3.0, 4.0]), 0.0);
+        assert_eq!(auroc(&[1.0, 1.0], &[1.0]), 0.5);
+    }
 }

@@ -595,7 +595,7 @@ pub fn infer(
             set_estimate(
                 &per,
                 &info.label_map,
-                crate::ops::dropout::layer_seed(info.config.seed, 0x626f6f74, t as u64),
+                crate::seed::derive(info.config.seed, 0x626f6f74, t as u64),
                 &format!("set-level estimate of set {}", names[t]),
             )
         })

@@ -4,7 +4,7 @@
 //! computed block by block through sgemm (‖a‖² + ‖b‖² − 2a·b) and reduced to a running
 //! top-k per row, so no N×M matrix ever exists.
 
-use crate::cpu::gemm::{sgemm, Operand, Par};
+use crate::ops::host::gram_block;
 use anyhow::{bail, Result};
 use rayon::prelude::*;
 
@@ -72,17 +72,7 @@ pub fn nearest(
             let mut dots = vec![0.0f32; rows * COLS];
             for (bi, (rb, rnb)) in refs.chunks(COLS * d).zip(rn.chunks(COLS)).enumerate() {
                 let cols = rnb.len();
-                sgemm(
-                    rows,
-                    cols,
-                    d,
-                    Operand::new(qb, d),
-                    Operand::t(rb, d),
-                    &mut dots,
-                    COLS,
-                    false,
-                    Par::Seq,
-                );
+                gram_block(qb, rb, rows, cols, d, &mut dots, COLS);
                 for i in 0..rows {
                     let top = &mut best[i * need..(i + 1) * need];
                     for j in 0..cols {

@@ -29,11 +29,8 @@ pub struct TestAugment {
 
 impl TestAugment {
     fn transform(&self, image: usize) -> Transform {
-        let mut rng = ChaCha8Rng::seed_from_u64(crate::ops::dropout::layer_seed(
-            self.seed,
-            0x7474,
-            image as u64,
-        ));
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(crate::seed::derive(self.seed, 0x7474, image as u64));
         Transform::draw(&self.config, &mut rng)
     }
 }
@@ -80,6 +77,60 @@ pub fn read_batch_with(
             Ok(())
         })?;
     Tensor::from_vec([indices.len(), channels.len(), h, w], data)
+}
+
+/// Latents (N × latent_dim, row-major) of in-memory images `data` (N×C×H×W, the data's
+/// own channels): `channels` selected and each plane divided by its maximum, as dcc feeds
+/// the network, with no augmentation. For callers holding arrays rather than a dataset
+/// (the Python module).
+pub fn encode(
+    net: &Network,
+    data: &[f32],
+    dims: [usize; 4],
+    channels: &[usize],
+    pool: &Pool,
+) -> Result<Vec<f32>> {
+    let [n, c, h, w] = dims;
+    if data.len() != n * c * h * w {
+        bail!("{} values do not make {n}×{c}×{h}×{w} images", data.len());
+    }
+    if let Some(&bad) = channels.iter().find(|&&k| k >= c) {
+        bail!(
+            "channel {bad} requested but the images have {c} (0..{})",
+            c.max(1) - 1
+        );
+    }
+    if [channels.len(), h, w] != net.input {
+        bail!(
+            "images are {}×{h}×{w} after channel selection; the network takes {}×{}×{}",
+            channels.len(),
+            net.input[0],
+            net.input[1],
+            net.input[2]
+        );
+    }
+    let net = net.on_pool(pool)?;
+    let hw = h * w;
+    let mut latent = Vec::with_capacity(n * net.latent_dim);
+    for start in (0..n).step_by(BATCH) {
+        let rows = BATCH.min(n - start);
+        let per = channels.len() * hw;
+        let mut x = vec![0.0f32; rows * per];
+        x.par_chunks_mut(per).enumerate().for_each(|(i, out)| {
+            let img = &data[(start + i) * c * hw..(start + i + 1) * c * hw];
+            for (plane, &k) in out.chunks_mut(hw).zip(channels) {
+                plane.copy_from_slice(&img[k * hw..(k + 1) * hw]);
+                normalise_max(plane);
+            }
+        });
+        let x = Tensor::from_vec([rows, channels.len(), h, w], x)?.to_pool(pool)?;
+        let mut tape = Tape::inference(pool);
+        let p = net.params.bind(&mut tape);
+        let xv = tape.constant(x);
+        let o = net.forward(&mut tape, &p, xv, &Mode::eval())?;
+        latent.extend_from_slice(tape.value(o.latent).to_host()?.data());
+    }
+    Ok(latent)
 }
 
 /// What the network makes of a batch of images, each N×width row-major.

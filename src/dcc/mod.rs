@@ -3,7 +3,6 @@
 
 pub mod bootstrap;
 pub mod checkpoint;
-pub mod demo;
 pub mod demo_checks;
 pub mod export;
 pub mod infer;

@@ -384,7 +384,7 @@ fn group(sets: &[SetSpec], grouping: ClassGrouping) -> Vec<usize> {
 
 /// The seed of ensemble member `k`.
 pub fn member_seed(seed: u64, k: usize) -> u64 {
-    crate::ops::dropout::layer_seed(seed, 0x6d656d, k as u64)
+    crate::seed::derive(seed, 0x6d656d, k as u64)
 }
 
 /// File name of member `k`'s weights.

@@ -427,7 +427,7 @@ fn write_transformed(cfg: &SuiteConfig, sources: &[Source]) -> Result<PathBuf> {
         }
         for (ds, idx, src) in sources {
             for (j, &i) in idx.iter().enumerate() {
-                let mut rng = ChaCha8Rng::seed_from_u64(crate::ops::dropout::layer_seed(
+                let mut rng = ChaCha8Rng::seed_from_u64(crate::seed::derive(
                     cfg.seed,
                     ki as u64 + 1,
                     (rows.len() * 7919 + j) as u64,

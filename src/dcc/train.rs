@@ -13,10 +13,9 @@ use crate::data::npy::write_atomic;
 use crate::nn::network::{Layer, Mode};
 use crate::nn::schedule::ReduceLROnPlateau;
 use crate::nn::train::Trainer;
-use crate::ops::dropout::layer_seed;
+use crate::seed::derive;
 use crate::tensor::Device;
 use anyhow::{anyhow, bail, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
@@ -220,13 +219,33 @@ pub fn has_checkpoint(run: &Path) -> bool {
     CheckpointDir::new(run).existing().is_some()
 }
 
+/// Where training reports how it goes. The command line draws a progress bar
+/// (`cli::progress::Bar`); `Lines` prints each epoch's line to stderr and nothing per step.
+pub trait Progress {
+    /// Training is about to run `steps` more steps.
+    fn start(&self, _steps: u64) {}
+    /// One step is done; `status` says how it went.
+    fn step(&self, _status: &str) {}
+    /// An epoch's summary line.
+    fn epoch(&self, line: &str) {
+        eprintln!("{line}");
+    }
+    /// Training ended.
+    fn finish(&self) {}
+}
+
+/// Epoch lines on stderr, no per-step output.
+pub struct Lines;
+
+impl Progress for Lines {}
+
 /// Trains the run described by `info` into `run` (fresh, or resumed from its checkpoint)
-/// on `device`.
+/// on `device`, reporting to `progress`.
 pub fn train(
     info: &RunInfo,
     run: &Path,
     resume: bool,
-    progress: bool,
+    progress: &dyn Progress,
     device: Device,
 ) -> Result<Vec<EpochLog>> {
     let cfg = &info.config;
@@ -312,18 +331,9 @@ pub fn train(
         .iter()
         .any(|l| matches!(l, Layer::Bottleneck));
     let latent_dim = members[0].trainer.net.latent_dim;
-    let bar = if progress && state.epochs_done < cfg.epochs {
-        let b = ProgressBar::new(((cfg.epochs - state.epochs_done) * batches) as u64);
-        b.set_style(
-            ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} {msg} [{elapsed_precise} ETA {eta}]",
-            )
-            .expect("valid progress template"),
-        );
-        b
-    } else {
-        ProgressBar::hidden()
-    };
+    if state.epochs_done < cfg.epochs {
+        progress.start(((cfg.epochs - state.epochs_done) * batches) as u64);
+    }
     for epoch in state.epochs_done..cfg.epochs {
         let started = Instant::now();
         if epoch > 0 && epoch == cfg.dist_warmup {
@@ -367,10 +377,10 @@ pub fn train(
                     targets: &targets,
                 };
                 let keep = has_bottleneck
-                    .then(|| 2 + (layer_seed(m.seed, step, 1) % (latent_dim as u64 - 1)) as usize);
+                    .then(|| 2 + (derive(m.seed, step, 1) % (latent_dim as u64 - 1)) as usize);
                 let mode = Mode {
                     training: true,
-                    seed: layer_seed(m.seed, step, 0),
+                    seed: derive(m.seed, step, 0),
                     keep_latent: keep,
                 };
                 let mut terms = LossTerms::default();
@@ -405,7 +415,7 @@ pub fn train(
             }
             images += drawn[0].1.len();
             let t = train_terms[0].get();
-            bar.set_message(format!(
+            progress.step(&format!(
                 "epoch {} loss {:.3} (ce {:.3} cclp {:.3} dist {:.4}) acc {:.2} {:.0} img/s",
                 epoch + 1,
                 t.loss,
@@ -415,7 +425,6 @@ pub fn train(
                 t.accuracy,
                 (images * members.len()) as f64 / started.elapsed().as_secs_f64()
             ));
-            bar.inc(1);
         }
         let wait: f64 = iters.iter().map(|i| i.stats().waited.as_secs_f64()).sum();
         drop(iters);
@@ -448,7 +457,7 @@ pub fn train(
             images_per_s,
             wait
         );
-        bar.suspend(|| eprintln!("{line}"));
+        progress.epoch(&line);
         state.log.push(entry);
         state.epochs_done = epoch + 1;
         state.members = members
@@ -461,7 +470,7 @@ pub fn train(
             .collect();
         save_checkpoint(run, info, &mut members, &state)?;
     }
-    bar.finish_and_clear();
+    progress.finish();
     Ok(state.log)
 }
 

@@ -24,13 +24,8 @@ pub fn mix32(mut x: u32) -> u32 {
     x ^ (x >> 16)
 }
 
-/// splitmix64's finaliser: spreads nearby seeds over unrelated keys.
-pub fn mix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
+/// splitmix64's finaliser (the seed module's; the kernels' `mix64` twin).
+pub use crate::seed::mix64;
 
 impl Mask {
     /// The mask for `seed` and drop probability `p` (the caller checks 0 ≤ p ≤ 1).

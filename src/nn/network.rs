@@ -113,7 +113,7 @@ pub struct Network {
 }
 
 fn mix(seed: u64, tag: u64) -> u64 {
-    crate::ops::dropout::layer_seed(seed, 0, tag)
+    crate::seed::derive(seed, 0, tag)
 }
 
 impl ConvUnit {

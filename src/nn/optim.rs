@@ -1,14 +1,11 @@
 //! Optimisers with PyTorch's update rules: AdamW (decoupled weight decay, bias-corrected
-//! moments) and SGD with momentum. Each step is one fused in-place pass per parameter
-//! (rayon over fixed chunks for large tensors, so results do not depend on the thread
-//! count). The state is plain vectors, serialisable for checkpoint resume.
+//! moments) and SGD with momentum. The state is plain vectors, serialisable for checkpoint
+//! resume; each step is one fused primitive (`ops::optim`: a host pass or one GPU launch).
 
-use crate::cpu::arith::CHUNK;
-use crate::cuda::ops as cu;
-use crate::kparams::{AdamWParams, ParamSlot, SgdParams};
+use crate::kparams::{AdamWParams, SgdParams};
+use crate::ops::optim as op;
 use crate::tensor::{Pool, Tensor};
 use anyhow::{bail, Result};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Checks that params and grads match the sizes the optimiser was built for.
@@ -38,24 +35,6 @@ fn check(
     Ok(())
 }
 
-/// Runs `f` over matching chunks of four equally long slices, in parallel when large.
-fn for_chunks(
-    p: &mut [f32],
-    a: &mut [f32],
-    b: &mut [f32],
-    g: &[f32],
-    f: impl Fn(&mut [f32], &mut [f32], &mut [f32], &[f32]) + Sync,
-) {
-    if p.len() <= CHUNK {
-        return f(p, a, b, g);
-    }
-    p.par_chunks_mut(CHUNK)
-        .zip(a.par_chunks_mut(CHUNK))
-        .zip(b.par_chunks_mut(CHUNK))
-        .zip(g.par_chunks(CHUNK))
-        .for_each(|(((p, a), b), g)| f(p, a, b, g));
-}
-
 /// AdamW as in PyTorch: p ← p(1 − lr·wd), then the bias-corrected Adam step.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AdamW {
@@ -79,13 +58,6 @@ pub struct AdamW {
     /// copies them into `m`, `v`).
     #[serde(skip)]
     device: Option<(Vec<Tensor>, Vec<Tensor>)>,
-}
-
-/// Uploads host state vectors next to the parameters.
-fn upload(pool: &Pool, host: &[Vec<f32>]) -> Result<Vec<Tensor>> {
-    host.iter()
-        .map(|v| Tensor::from_vec([v.len()], v.clone())?.to_pool(pool))
-        .collect()
 }
 
 /// Downloads device state into host vectors.
@@ -172,38 +144,15 @@ impl AdamW {
         let sizes: Vec<usize> = self.m.iter().map(Vec::len).collect();
         check_tensors("AdamW", &sizes, params, grads)?;
         let k = self.next_params();
-        let Some(gpu) = pool.gpu().cloned() else {
-            for (((p, m), v), g) in params
-                .iter_mut()
-                .zip(&mut self.m)
-                .zip(&mut self.v)
-                .zip(grads)
-            {
-                if let Some(g) = g {
-                    adamw_host(p.data_mut(), m, v, g.data(), &k);
-                }
-            }
-            return Ok(());
-        };
-        if self.device.is_none() {
-            self.device = Some((upload(pool, &self.m)?, upload(pool, &self.v)?));
-        }
-        let (dm, dv) = self.device.as_ref().expect("device moments just made");
-        let slots: Vec<ParamSlot> = params
-            .iter()
-            .zip(dm.iter().zip(dv))
-            .zip(grads)
-            .filter_map(|((p, (m, v)), g)| {
-                g.as_ref().map(|g| ParamSlot {
-                    p: p.ptr(),
-                    g: g.ptr(),
-                    m: m.ptr(),
-                    v: v.ptr(),
-                    n: p.numel() as u64,
-                })
-            })
-            .collect();
-        cu::adamw(&gpu, pool, k, &slots)
+        op::adamw(
+            pool,
+            params,
+            grads,
+            &mut self.m,
+            &mut self.v,
+            &mut self.device,
+            k,
+        )
     }
 
     /// Copies device moments into `m`, `v` (before a checkpoint is written).
@@ -224,54 +173,8 @@ impl AdamW {
     pub fn step(&mut self, params: &mut [&mut [f32]], grads: &[&[f32]]) -> Result<()> {
         check("AdamW", self.m.iter().map(Vec::len), params, grads)?;
         let k = self.next_params();
-        for (((p, m), v), g) in params
-            .iter_mut()
-            .zip(&mut self.m)
-            .zip(&mut self.v)
-            .zip(grads)
-        {
-            adamw_host(p, m, v, g, &k);
-        }
+        op::adamw_slices(params, grads, &mut self.m, &mut self.v, k);
         Ok(())
-    }
-}
-
-/// One parameter's AdamW update (the arithmetic the CUDA kernel repeats in f32).
-fn adamw_host(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], k: &AdamWParams) {
-    let (beta1, beta2, eps, decay, step_size, inv_bc2_sqrt) = (
-        k.beta1,
-        k.beta2,
-        k.eps,
-        k.decay,
-        k.step_size,
-        k.inv_bc2_sqrt,
-    );
-    for_chunks(p, m, v, g, |p, m, v, g| {
-        for (((p, m), v), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
-            *m = beta1 * *m + (1.0 - beta1) * g;
-            *v = beta2 * *v + (1.0 - beta2) * g * g;
-            let denom = v.sqrt() * inv_bc2_sqrt + eps;
-            *p = *p * decay - step_size * *m / denom;
-        }
-    });
-}
-
-/// One parameter's SGD update (the arithmetic the CUDA kernel repeats). On the first
-/// step PyTorch initialises the buffer to d: μ·0 + d gives the same.
-fn sgd_host(p: &mut [f32], b: &mut [f32], g: &[f32], lr: f32, mu: f32, wd: f32) {
-    let update = |p: &mut [f32], b: &mut [f32], g: &[f32]| {
-        for ((p, b), &g) in p.iter_mut().zip(b.iter_mut()).zip(g) {
-            *b = mu * *b + (g + wd * *p);
-            *p -= lr * *b;
-        }
-    };
-    if p.len() <= CHUNK {
-        update(p, b, g);
-    } else {
-        p.par_chunks_mut(CHUNK)
-            .zip(b.par_chunks_mut(CHUNK))
-            .zip(g.par_chunks(CHUNK))
-            .for_each(|((p, b), g)| update(p, b, g));
     }
 }
 
@@ -295,6 +198,16 @@ pub struct Sgd {
 }
 
 impl Sgd {
+    /// The kernel parameters of the next step.
+    fn params(&self) -> SgdParams {
+        SgdParams {
+            tensors: 0,
+            lr: self.lr,
+            momentum: self.momentum,
+            weight_decay: self.weight_decay,
+        }
+    }
+
     /// SGD for parameters of the given sizes.
     pub fn new(param_sizes: &[usize], lr: f32, momentum: f32, weight_decay: f32) -> Sgd {
         Sgd {
@@ -317,47 +230,8 @@ impl Sgd {
     ) -> Result<()> {
         let sizes: Vec<usize> = self.buf.iter().map(Vec::len).collect();
         check_tensors("Sgd", &sizes, params, grads)?;
-        let Some(gpu) = pool.gpu().cloned() else {
-            for ((p, b), g) in params.iter_mut().zip(&mut self.buf).zip(grads) {
-                if let Some(g) = g {
-                    sgd_host(
-                        p.data_mut(),
-                        b,
-                        g.data(),
-                        self.lr,
-                        self.momentum,
-                        self.weight_decay,
-                    );
-                }
-            }
-            self.step += 1;
-            return Ok(());
-        };
-        if self.device.is_none() {
-            self.device = Some(upload(pool, &self.buf)?);
-        }
-        let bufs = self.device.as_ref().expect("device buffers just made");
-        let slots: Vec<ParamSlot> = params
-            .iter()
-            .zip(bufs)
-            .zip(grads)
-            .filter_map(|((p, b), g)| {
-                g.as_ref().map(|g| ParamSlot {
-                    p: p.ptr(),
-                    g: g.ptr(),
-                    m: b.ptr(),
-                    v: 0,
-                    n: p.numel() as u64,
-                })
-            })
-            .collect();
-        let k = SgdParams {
-            tensors: 0,
-            lr: self.lr,
-            momentum: self.momentum,
-            weight_decay: self.weight_decay,
-        };
-        cu::sgd(&gpu, pool, k, &slots)?;
+        let k = self.params();
+        op::sgd(pool, params, grads, &mut self.buf, &mut self.device, k)?;
         self.step += 1;
         Ok(())
     }
@@ -373,9 +247,8 @@ impl Sgd {
     /// One update of every parameter from its gradient, in place.
     pub fn step(&mut self, params: &mut [&mut [f32]], grads: &[&[f32]]) -> Result<()> {
         check("Sgd", self.buf.iter().map(Vec::len), params, grads)?;
-        for ((p, b), g) in params.iter_mut().zip(&mut self.buf).zip(grads) {
-            sgd_host(p, b, g, self.lr, self.momentum, self.weight_decay);
-        }
+        let k = self.params();
+        op::sgd_slices(params, grads, &mut self.buf, k);
         self.step += 1;
         Ok(())
     }

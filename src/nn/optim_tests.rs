@@ -1,5 +1,6 @@
 //! Tests of the optimisers against f64 transcriptions of PyTorch.
 use super::*;
+use crate::cpu::arith::CHUNK;
 use crate::testing::seed_values;
 
 /// Naive f64 transcription of torch.optim.AdamW's single-tensor update.

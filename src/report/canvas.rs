@@ -1,10 +1,13 @@
 //! The raster canvas every plot draws on: an RGB pixel buffer with a clip rectangle,
 //! plain (Bresenham) and anti-aliased thick lines, filled shapes and markers, bitmap text
-//! (horizontal and rotated 90°), and atomic PNG output. It knows nothing about axes.
+//! (horizontal and rotated 90°), and atomic PNG output. A recording canvas also keeps
+//! every call as an SVG element (`svg`), so one drawing gives both. It knows nothing
+//! about axes.
 
 use super::color::Color;
 use super::font::{glyph, Font, CELL_HEIGHT};
 use super::output::write_atomic;
+use super::svg::{self, Recorder};
 use anyhow::{Context, Result};
 use std::path::Path;
 
@@ -65,6 +68,10 @@ pub struct Canvas {
     height: u32,
     pixels: Vec<u8>,
     clip: Rect,
+    /// The SVG twin of the drawing, when recording.
+    svg: Option<Box<Recorder>>,
+    /// Depth of drawing calls in progress: only the outermost call is recorded.
+    nested: u32,
 }
 
 impl Canvas {
@@ -75,9 +82,38 @@ impl Canvas {
             height,
             pixels: vec![0; width as usize * height as usize * 3],
             clip: Rect::new(0, 0, width as i32, height as i32),
+            svg: None,
+            nested: 0,
         };
         c.fill(background);
         c
+    }
+
+    /// A canvas that records every drawing call as SVG too (`to_svg`).
+    pub fn recording(width: u32, height: u32, background: Color) -> Canvas {
+        let mut c = Canvas::new(width, height, Color::WHITE);
+        c.svg = Some(Box::new(Recorder::new(width, height)));
+        c.fill(background);
+        c
+    }
+
+    /// The drawing so far as an SVG document (None unless the canvas records).
+    pub fn to_svg(&self) -> Option<String> {
+        self.svg.as_ref().map(|r| r.finish())
+    }
+
+    /// Records `el` when this is an outermost call of a recording canvas, then runs the
+    /// raster drawing with recording of its inner calls suppressed.
+    fn draw(&mut self, el: impl FnOnce(&Canvas) -> String, raster: impl FnOnce(&mut Canvas)) {
+        if self.nested == 0 && self.svg.is_some() {
+            let e = el(self);
+            if let Some(r) = self.svg.as_mut() {
+                r.element(&e);
+            }
+        }
+        self.nested += 1;
+        raster(self);
+        self.nested -= 1;
     }
 
     /// Width in pixels.
@@ -110,9 +146,15 @@ impl Canvas {
 
     /// Paints every pixel (ignores the clip).
     pub fn fill(&mut self, c: Color) {
-        for px in self.pixels.chunks_exact_mut(3) {
-            px.copy_from_slice(&[c.r, c.g, c.b]);
-        }
+        let full = Rect::new(0, 0, self.width as i32, self.height as i32);
+        self.draw(
+            |_| svg::rect(full, c, 1.0),
+            |cv| {
+                for px in cv.pixels.chunks_exact_mut(3) {
+                    px.copy_from_slice(&[c.r, c.g, c.b]);
+                }
+            },
+        );
     }
 
     /// Restricts drawing to `r` (intersected with the canvas); `None` lifts the restriction.
@@ -128,6 +170,9 @@ impl Canvas {
                 Rect::new(x0, y0, (x1 - x0).max(0), (y1 - y0).max(0))
             }
         };
+        if let Some(rec) = self.svg.as_mut() {
+            rec.clip(r.map(|_| self.clip));
+        }
     }
 
     /// The current clip rectangle.
@@ -138,6 +183,11 @@ impl Canvas {
     /// Sets one pixel if it lies inside the clip.
     pub fn put(&mut self, x: i32, y: i32, c: Color) {
         if self.clip.contains(x, y) {
+            if self.nested == 0 {
+                if let Some(r) = self.svg.as_mut() {
+                    r.pixel(x, y, c, 1.0);
+                }
+            }
             let i = (y as usize * self.width as usize + x as usize) * 3;
             self.pixels[i..i + 3].copy_from_slice(&[c.r, c.g, c.b]);
         }
@@ -148,16 +198,18 @@ impl Canvas {
         if alpha <= 0.0 || !self.clip.contains(x, y) {
             return;
         }
+        if self.nested == 0 {
+            if let Some(r) = self.svg.as_mut() {
+                r.pixel(x, y, c, alpha);
+            }
+        }
         let i = (y as usize * self.width as usize + x as usize) * 3;
         let under = Color::rgb(self.pixels[i], self.pixels[i + 1], self.pixels[i + 2]);
         let out = under.mix(c, alpha);
         self.pixels[i..i + 3].copy_from_slice(&[out.r, out.g, out.b]);
     }
 
-    /// A one-pixel line by Bresenham's algorithm, both end points included.
-    /// Lines with an end point beyond ±1,000,000 are not drawn (they would take long
-    /// and cannot be on a real canvas anyway).
-    pub fn line(&mut self, x0: i32, y0: i32, x1: i32, y1: i32, c: Color) {
+    fn line_px(&mut self, x0: i32, y0: i32, x1: i32, y1: i32, c: Color) {
         if [x0, y0, x1, y1].iter().any(|v| v.abs() > 1_000_000) {
             return;
         }
@@ -187,9 +239,9 @@ impl Canvas {
         self.line_aa_alpha(x0, y0, x1, y1, width, c, 1.0);
     }
 
-    /// `line_aa` with an overall opacity.
+    // Raster part of `line_aa_alpha`.
     #[allow(clippy::too_many_arguments)]
-    pub fn line_aa_alpha(
+    fn line_aa_alpha_px(
         &mut self,
         x0: f64,
         y0: f64,
@@ -242,9 +294,7 @@ impl Canvas {
         self.dashed_polyline_aa(&[(x0, y0), (x1, y1)], width, dash, gap, c);
     }
 
-    /// A dashed line through `points`; the dash pattern runs on across vertices so that
-    /// densely sampled curves still show dashes.
-    pub fn dashed_polyline_aa(
+    fn dashed_polyline_aa_px(
         &mut self,
         points: &[(f64, f64)],
         width: f64,
@@ -281,8 +331,7 @@ impl Canvas {
         }
     }
 
-    /// A connected anti-aliased line through `points`.
-    pub fn polyline_aa(&mut self, points: &[(f64, f64)], width: f64, c: Color) {
+    fn polyline_aa_px(&mut self, points: &[(f64, f64)], width: f64, c: Color) {
         if points.len() == 1 {
             let (x, y) = points[0];
             self.line_aa(x, y, x, y, width, c);
@@ -292,8 +341,7 @@ impl Canvas {
         }
     }
 
-    /// Fills the integer rectangle `r`.
-    pub fn fill_rect(&mut self, r: Rect, c: Color) {
+    fn fill_rect_px(&mut self, r: Rect, c: Color) {
         let r = self.visible(r);
         for y in r.y..r.bottom() {
             for x in r.x..r.right() {
@@ -302,8 +350,7 @@ impl Canvas {
         }
     }
 
-    /// Blends `c` with opacity `alpha` over the integer rectangle `r`.
-    pub fn fill_rect_alpha(&mut self, r: Rect, c: Color, alpha: f64) {
+    fn fill_rect_alpha_px(&mut self, r: Rect, c: Color, alpha: f64) {
         let r = self.visible(r);
         for y in r.y..r.bottom() {
             for x in r.x..r.right() {
@@ -321,8 +368,7 @@ impl Canvas {
         Rect::new(x0, y0, (x1 - x0).max(0), (y1 - y0).max(0))
     }
 
-    /// A one-pixel outline drawn just inside `r`.
-    pub fn stroke_rect(&mut self, r: Rect, c: Color) {
+    fn stroke_rect_px(&mut self, r: Rect, c: Color) {
         if r.w <= 0 || r.h <= 0 {
             return;
         }
@@ -333,8 +379,7 @@ impl Canvas {
         self.line(x1, r.y, x1, y1, c);
     }
 
-    /// An anti-aliased filled disc centred at (cx, cy).
-    pub fn fill_circle(&mut self, cx: f64, cy: f64, radius: f64, c: Color, alpha: f64) {
+    fn fill_circle_px(&mut self, cx: f64, cy: f64, radius: f64, c: Color, alpha: f64) {
         if !(cx.is_finite() && cy.is_finite() && radius.is_finite()) {
             return;
         }
@@ -355,8 +400,7 @@ impl Canvas {
         }
     }
 
-    /// A filled polygon, anti-aliased by 4×4 supersampling of each pixel.
-    pub fn fill_polygon(&mut self, pts: &[(f64, f64)], c: Color, alpha: f64) {
+    fn fill_polygon_px(&mut self, pts: &[(f64, f64)], c: Color, alpha: f64) {
         if pts.len() < 3 || pts.iter().any(|p| !(p.0.is_finite() && p.1.is_finite())) {
             return;
         }
@@ -382,8 +426,7 @@ impl Canvas {
         }
     }
 
-    /// A marker of diameter `size` pixels centred at (cx, cy).
-    pub fn marker(&mut self, cx: f64, cy: f64, m: Marker, size: f64, c: Color, alpha: f64) {
+    fn marker_px(&mut self, cx: f64, cy: f64, m: Marker, size: f64, c: Color, alpha: f64) {
         let r = size / 2.0;
         match m {
             Marker::Circle => self.fill_circle(cx, cy, r, c, alpha),
@@ -418,16 +461,12 @@ impl Canvas {
         }
     }
 
-    /// Draws `text` with its box's top-left corner at (x, y); returns the box width.
-    pub fn text(&mut self, x: i32, y: i32, text: &str, font: Font, c: Color) -> u32 {
+    fn text_px(&mut self, x: i32, y: i32, text: &str, font: Font, c: Color) -> u32 {
         self.glyph_pixels(text, font, |cv, gx, gy| cv.put(x + gx, y + gy, c));
         font.measure(text).0
     }
 
-    /// Draws `text` rotated 90° counter-clockwise (reading bottom to top) with its box's
-    /// top-left corner at (x, y); the box is `font.height()` wide and as tall as the
-    /// text is long.
-    pub fn text_vertical(&mut self, x: i32, y: i32, text: &str, font: Font, c: Color) {
+    fn text_vertical_px(&mut self, x: i32, y: i32, text: &str, font: Font, c: Color) {
         let len = font.measure(text).0 as i32;
         self.glyph_pixels(text, font, |cv, gx, gy| cv.put(x + gy, y + len - 1 - gx, c));
     }
@@ -475,6 +514,169 @@ impl Canvas {
             .encode_png()
             .with_context(|| format!("encoding PNG for {}", path.display()))?;
         write_atomic(path, &bytes)
+    }
+}
+
+/// The drawing calls: each records its SVG element (when recording) and rasterises.
+impl Canvas {
+    /// A one-pixel line by Bresenham's algorithm, both end points included.
+    /// Lines with an end point beyond ±1,000,000 are not drawn (they would take long
+    /// and cannot be on a real canvas anyway).
+    pub fn line(&mut self, x0: i32, y0: i32, x1: i32, y1: i32, c: Color) {
+        self.draw(
+            |_| svg::pixel_line(x0, y0, x1, y1, c),
+            |cv| cv.line_px(x0, y0, x1, y1, c),
+        );
+    }
+
+    /// `line_aa` with an overall opacity.
+    #[allow(clippy::too_many_arguments)]
+    pub fn line_aa_alpha(
+        &mut self,
+        x0: f64,
+        y0: f64,
+        x1: f64,
+        y1: f64,
+        width: f64,
+        c: Color,
+        alpha: f64,
+    ) {
+        self.draw(
+            |_| svg::polyline(&[(x0, y0), (x1, y1)], width, c, alpha, None),
+            |cv| cv.line_aa_alpha_px(x0, y0, x1, y1, width, c, alpha),
+        );
+    }
+
+    /// A dashed line through `points`; the dash pattern runs on across vertices so that
+    /// densely sampled curves still show dashes.
+    pub fn dashed_polyline_aa(
+        &mut self,
+        points: &[(f64, f64)],
+        width: f64,
+        dash: f64,
+        gap: f64,
+        c: Color,
+    ) {
+        self.draw(
+            |_| svg::polyline(points, width, c, 1.0, Some((dash, gap.max(1.0)))),
+            |cv| cv.dashed_polyline_aa_px(points, width, dash, gap, c),
+        );
+    }
+
+    /// A connected anti-aliased line through `points`.
+    pub fn polyline_aa(&mut self, points: &[(f64, f64)], width: f64, c: Color) {
+        self.draw(
+            |_| svg::polyline(points, width, c, 1.0, None),
+            |cv| cv.polyline_aa_px(points, width, c),
+        );
+    }
+
+    /// Fills the integer rectangle `r`.
+    pub fn fill_rect(&mut self, r: Rect, c: Color) {
+        self.draw(|_| svg::rect(r, c, 1.0), |cv| cv.fill_rect_px(r, c));
+    }
+
+    /// Blends `c` with opacity `alpha` over the integer rectangle `r`.
+    pub fn fill_rect_alpha(&mut self, r: Rect, c: Color, alpha: f64) {
+        self.draw(
+            |_| svg::rect(r, c, alpha),
+            |cv| cv.fill_rect_alpha_px(r, c, alpha),
+        );
+    }
+
+    /// A one-pixel outline drawn just inside `r`.
+    pub fn stroke_rect(&mut self, r: Rect, c: Color) {
+        self.draw(|_| svg::stroke_rect(r, c), |cv| cv.stroke_rect_px(r, c));
+    }
+
+    /// An anti-aliased filled disc centred at (cx, cy).
+    pub fn fill_circle(&mut self, cx: f64, cy: f64, radius: f64, c: Color, alpha: f64) {
+        self.draw(
+            |_| svg::circle(cx, cy, radius, c, alpha),
+            |cv| cv.fill_circle_px(cx, cy, radius, c, alpha),
+        );
+    }
+
+    /// A filled polygon, anti-aliased by 4×4 supersampling of each pixel.
+    pub fn fill_polygon(&mut self, pts: &[(f64, f64)], c: Color, alpha: f64) {
+        self.draw(
+            |_| svg::polygon(pts, c, alpha),
+            |cv| cv.fill_polygon_px(pts, c, alpha),
+        );
+    }
+
+    /// A marker of diameter `size` pixels centred at (cx, cy).
+    pub fn marker(&mut self, cx: f64, cy: f64, m: Marker, size: f64, c: Color, alpha: f64) {
+        self.draw(
+            |_| marker_svg(cx, cy, m, size, c, alpha),
+            |cv| cv.marker_px(cx, cy, m, size, c, alpha),
+        );
+    }
+
+    /// Draws `text` with its box's top-left corner at (x, y); returns the box width.
+    pub fn text(&mut self, x: i32, y: i32, text: &str, font: Font, c: Color) -> u32 {
+        let mut w = 0;
+        self.draw(
+            |_| svg::text(x, y, text, font, c, false),
+            |cv| w = cv.text_px(x, y, text, font, c),
+        );
+        w
+    }
+
+    /// Draws `text` rotated 90° counter-clockwise (reading bottom to top) with its box's
+    /// top-left corner at (x, y); the box is `font.height()` wide and as tall as the
+    /// text is long.
+    pub fn text_vertical(&mut self, x: i32, y: i32, text: &str, font: Font, c: Color) {
+        self.draw(
+            |_| svg::text(x, y, text, font, c, true),
+            |cv| cv.text_vertical_px(x, y, text, font, c),
+        );
+    }
+}
+
+/// The SVG of a marker: the shapes `marker` rasterises, as elements.
+fn marker_svg(cx: f64, cy: f64, m: Marker, size: f64, c: Color, alpha: f64) -> String {
+    let r = size / 2.0;
+    match m {
+        Marker::Circle => svg::circle(cx, cy, r, c, alpha),
+        Marker::Square => {
+            let q = r * 0.85;
+            svg::polygon(
+                &[
+                    (cx - q, cy - q),
+                    (cx + q, cy - q),
+                    (cx + q, cy + q),
+                    (cx - q, cy + q),
+                ],
+                c,
+                alpha,
+            )
+        }
+        Marker::Triangle => svg::polygon(
+            &[
+                (cx, cy - r * 1.1),
+                (cx + r, cy + r * 0.8),
+                (cx - r, cy + r * 0.8),
+            ],
+            c,
+            alpha,
+        ),
+        Marker::Diamond => {
+            let q = r * 1.15;
+            svg::polygon(
+                &[(cx, cy - q), (cx + q, cy), (cx, cy + q), (cx - q, cy)],
+                c,
+                alpha,
+            )
+        }
+        Marker::Cross => {
+            let w = (size / 4.0).max(1.2);
+            format!(
+                "<g>{}{}</g>",
+                svg::polyline(&[(cx - r, cy - r), (cx + r, cy + r)], w, c, 1.0, None),
+                svg::polyline(&[(cx - r, cy + r), (cx + r, cy - r)], w, c, 1.0, None)
+            )
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 use super::canvas::{Canvas, Rect};
 use super::color::Color;
 use super::font::Font;
+use super::output::write_atomic;
 use super::panels::{self, ImagePanel};
 use super::plot::{Axes, Content};
 use super::render;
@@ -100,13 +101,33 @@ impl Figure {
 
     /// Draws the figure; fails if any axes recorded bad input.
     pub fn render(&self) -> Result<Canvas> {
+        self.render_on(Canvas::new(self.width, self.height, Color::WHITE))
+    }
+
+    /// Draws the figure as an SVG document: the same drawing as `render`, vector
+    /// throughout except map panels (embedded PNG).
+    pub fn render_svg(&self) -> Result<String> {
+        let canvas = self.render_on(Canvas::recording(self.width, self.height, Color::WHITE))?;
+        Ok(canvas.to_svg().expect("a recording canvas has an SVG"))
+    }
+
+    /// Renders and writes an SVG at `path` (atomically); returns the document.
+    pub fn save_svg(&self, path: impl AsRef<Path>) -> Result<String> {
+        let path = path.as_ref();
+        let svg = self
+            .render_svg()
+            .with_context(|| format!("rendering figure {}", path.display()))?;
+        write_atomic(path, svg.as_bytes())?;
+        Ok(svg)
+    }
+
+    fn render_on(&self, mut canvas: Canvas) -> Result<Canvas> {
         for (i, ax) in self.panels.iter().enumerate() {
             if let Some(p) = ax.problems.first() {
                 bail!("figure axes {i}: {p}");
             }
         }
         let s = self.font_scale();
-        let mut canvas = Canvas::new(self.width, self.height, Color::WHITE);
         let mut top = 0i32;
         if !self.title.is_empty() {
             let font = Font::bold(s);

@@ -108,6 +108,10 @@ enum Block {
         src: String,
         caption: String,
     },
+    Svg {
+        svg: String,
+        caption: String,
+    },
     Pre(String),
 }
 
@@ -181,7 +185,7 @@ nav ul{columns:2;list-style:none;padding-left:0}nav a{color:#3567b0;text-decorat
 table{border-collapse:collapse;margin:1em 0;font-size:.95em}\
 th,td{border:1px solid #ccc;padding:.3em .7em}th{background:#eef2f8;text-align:left}\
 td.num{text-align:right;font-variant-numeric:tabular-nums}tr:nth-child(even) td{background:#fafafa}\
-figure{margin:1em 0}figure img{max-width:100%;border:1px solid #ddd}\
+figure{margin:1em 0}figure img,figure.svg svg{max-width:100%;height:auto;border:1px solid #ddd}\
 figcaption{color:#555;font-size:.9em}\
 pre{background:#f5f5f5;border:1px solid #ddd;padding:.8em;overflow-x:auto;font-size:.9em}";
 
@@ -242,6 +246,21 @@ impl HtmlPage {
         }
         self.blocks.push(Block::Image {
             src: p.to_string(),
+            caption: caption.to_string(),
+        });
+        self
+    }
+
+    /// An SVG document drawn inline in the page (vector, selectable text), with a caption.
+    pub fn svg(&mut self, svg: &str, caption: &str) -> &mut Self {
+        let body = svg.trim_start();
+        if !body.starts_with("<svg") || !body.trim_end().ends_with("</svg>") {
+            self.problems.push(format!(
+                "svg '{caption}': expected one <svg>…</svg> document"
+            ));
+        }
+        self.blocks.push(Block::Svg {
+            svg: body.trim_end().to_string(),
             caption: caption.to_string(),
         });
         self
@@ -330,6 +349,13 @@ impl HtmlPage {
                     let _ = writeln!(
                         h,
                         "<figure><img src=\"{src}\" alt=\"{cap}\"><figcaption>{cap}</figcaption></figure>"
+                    );
+                }
+                Block::Svg { svg, caption } => {
+                    let _ = writeln!(
+                        h,
+                        "<figure class=\"svg\">{svg}<figcaption>{}</figcaption></figure>",
+                        escape(caption)
                     );
                 }
                 Block::Table { header, rows } => table_html(&mut h, header, rows),

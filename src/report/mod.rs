@@ -7,6 +7,7 @@
 
 pub mod canvas;
 pub mod color;
+pub mod coverage;
 mod draw_items;
 pub mod figure;
 pub mod font;
@@ -20,6 +21,7 @@ pub mod panels;
 pub mod plot;
 mod render;
 pub mod series;
+mod svg;
 pub mod ticks;
 
 #[cfg(test)]
@@ -28,6 +30,8 @@ mod canvas_tests;
 mod gallery_tests;
 #[cfg(test)]
 mod plot_tests;
+#[cfg(test)]
+mod svg_tests;
 
 pub use canvas::{Canvas, Marker, Rect};
 pub use color::{palette, Color, Colormap, PALETTE};

@@ -8,6 +8,7 @@ use crate::dcc::interpret::pearson;
 use crate::dcc::train::EpochLog;
 use anyhow::{Context, Result};
 use nalgebra::DMatrix;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Rows projected onto their first two principal components.
@@ -55,10 +56,43 @@ fn read_log(run: &Path) -> Vec<EpochLog> {
         .collect()
 }
 
-/// Writes `RUN/report/` (PNGs, `index.html`) and `RUN/infer.json`; returns the page path.
+/// The report's plots: each written as `NAME.svg` beside the page and kept to be inlined
+/// in it (vector output for papers; PNG is left to map panels).
+struct Plots {
+    dir: PathBuf,
+    svg: HashMap<&'static str, String>,
+}
+
+impl Plots {
+    fn save(&mut self, name: &'static str, f: &Figure) -> Result<()> {
+        let svg = f.save_svg(self.dir.join(format!("{name}.svg")))?;
+        // A PNG of the same plot from a report written before plots were SVG.
+        let _ = std::fs::remove_file(self.dir.join(format!("{name}.png")));
+        self.svg.insert(name, svg);
+        Ok(())
+    }
+
+    fn remove(&mut self, name: &'static str) {
+        for ext in ["svg", "png"] {
+            let _ = std::fs::remove_file(self.dir.join(format!("{name}.{ext}")));
+        }
+        self.svg.remove(name);
+    }
+
+    fn get(&self, name: &str) -> &str {
+        self.svg.get(name).map_or("", String::as_str)
+    }
+}
+
+/// Writes `RUN/report/` (SVG plots, PNG saliency maps, `index.html` with the plots inline)
+/// and `RUN/infer.json`; returns the page path.
 pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBuf> {
     let out = run.join("report");
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let mut plots = Plots {
+        dir: out.clone(),
+        svg: HashMap::new(),
+    };
     save_json(run.join("infer.json"), inf)?;
     // infer() refuses to run without targets, so there is at least one set of ≥ 2 images.
     let dim = det.latents[0].len() / det.targets[0].indices.len();
@@ -89,7 +123,7 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
         .set_xlabel("PC 1")
         .set_ylabel("PC 2")
         .set_legend(LegendPos::Outside);
-    f.save(out.join("latent.png"))?;
+    plots.save("latent", &f)?;
     // z0 against z1: the σ/m axis is z0.
     let z = |v: &Vec<f32>, k: usize| -> Vec<f64> { v.chunks(dim).map(|r| r[k] as f64).collect() };
     let xs: Vec<f64> = det.latents.iter().flat_map(|v| z(v, 0)).collect();
@@ -105,7 +139,7 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
         .set_xlabel("z₀")
         .set_ylabel("z₁")
         .set_legend(LegendPos::Outside);
-    f.save(out.join("z0.png"))?;
+    plots.save("z0", &f)?;
 
     // Posteriors, each set's catalogue σ/m dashed in its colour (CDM drawn at 0.01), the
     // axis trimmed to where the densities are.
@@ -151,7 +185,7 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
         .set_ylabel("density per dex")
         .set_title("σ/m posteriors (ensemble product); dashed: catalogue σ/m, CDM at 0.01")
         .set_legend(LegendPos::Outside);
-    f.save(out.join("posteriors.png"))?;
+    plots.save("posteriors", &f)?;
 
     // Overlap heatmap: sets × training classes.
     let vals: Vec<f64> = inf
@@ -175,7 +209,7 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
                 .annotate(Some(2)),
         )
         .set_title("overlap with training classes (* = σ/m withheld)");
-    f.save(out.join("overlap.png"))?;
+    plots.save("overlap", &f)?;
 
     // Nearest-neighbour distance ratios.
     let mut f = Figure::new(900, 600);
@@ -191,7 +225,7 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
         ))
         .set_title("nearest-neighbour distance score")
         .set_legend(LegendPos::Outside);
-    f.save(out.join("knn.png"))?;
+    plots.save("knn", &f)?;
 
     // Out-of-domain scores, with the calibration images' for reference; none when the
     // test was skipped (too few calibration images).
@@ -210,16 +244,16 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
             .set_ylabel("share of images per bin")
             .set_title("out-of-domain score per image")
             .set_legend(LegendPos::Outside);
-        f.save(out.join("ood.png"))?;
+        plots.save("ood", &f)?;
     } else {
-        let _ = std::fs::remove_file(out.join("ood.png"));
+        plots.remove("ood");
     }
 
     super::run_figures::saliency_figure(run, inf, det)?.save(out.join("saliency.png"))?;
     let log = read_log(run);
     if !log.is_empty() {
-        super::run_figures::training_figure(&log, det.info.config.dist_warmup)
-            .save(out.join("training.png"))?;
+        let f = super::run_figures::training_figure(&log, det.info.config.dist_warmup);
+        plots.save("training", &f)?;
     }
 
     // Correlations of latent dimensions with catalog columns over all inferred images.
@@ -301,23 +335,23 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
         rows,
     );
     page.section("Latent space")
-        .image("latent.png", "member 0, PCA of every inferred image")
-        .image("z0.png", "z₀ is the σ/m axis");
-    page.section("σ/m posteriors").image(
-        "posteriors.png",
+        .svg(plots.get("latent"), "member 0, PCA of every inferred image")
+        .svg(plots.get("z0"), "z₀ is the σ/m axis");
+    page.section("σ/m posteriors").svg(
+        plots.get("posteriors"),
         "KDE per member, product over the ensemble",
     );
-    page.section("Trust: overlap").image(
-        "overlap.png",
+    page.section("Trust: overlap").svg(
+        plots.get("overlap"),
         "projected-KDE overlap with each training class (mean over members)",
     );
-    page.section("Trust: nearest neighbours").image(
-        "knn.png",
+    page.section("Trust: nearest neighbours").svg(
+        plots.get("knn"),
         "per-image k-th neighbour distance over the training 95th percentile",
     );
     if ood_drawn {
-        page.section("Trust: out-of-domain test").image(
-            "ood.png",
+        page.section("Trust: out-of-domain test").svg(
+            plots.get("ood"),
             &format!(
                 "per-image score against {} held-out in-domain images; a set is out-of-domain when its scores exceed theirs (one-sided Mann–Whitney p < {}); an image is flagged when its conformal p-value is ≤ {}",
                 inf.calibration_images, inf.thresholds.ood_alpha, inf.thresholds.ood_image_alpha
@@ -342,7 +376,7 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
     }
     if !log.is_empty() {
         page.section("Training")
-            .image("training.png", "DCC loss and accuracy per epoch");
+            .svg(plots.get("training"), "DCC loss and accuracy per epoch");
     }
     let path = out.join("index.html");
     page.save(&path)?;

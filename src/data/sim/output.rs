@@ -8,6 +8,7 @@ use super::generate::{
 };
 use crate::data::dataset::{write_catalog, Catalog};
 use crate::data::npy::NpyWriter;
+use crate::seed::mix64;
 use anyhow::{bail, Context, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -27,13 +28,6 @@ pub struct SimulationPlan {
     pub seed: u64,
 }
 
-fn splitmix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
-
 /// The seed of map `index` of set `set_name`: a hash of (seed, name, index), so a set's
 /// maps do not depend on which other sets are simulated, nor on threads or chunking.
 pub fn map_seed(seed: u64, set_name: &str, index: usize) -> u64 {
@@ -41,7 +35,7 @@ pub fn map_seed(seed: u64, set_name: &str, index: usize) -> u64 {
     for b in set_name.bytes() {
         h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
     }
-    splitmix64(splitmix64(seed) ^ splitmix64(h ^ splitmix64(index as u64)))
+    mix64(mix64(seed) ^ mix64(h ^ mix64(index as u64)))
 }
 
 /// One simulated image with its parameters and channel norms.

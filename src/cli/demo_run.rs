@@ -1,19 +1,20 @@
-//! `dcc demo`: an offline replica of the paper's experiment on synthetic sets — simulate
+//! The orchestration of `dcc demo` (a command-line concern: it runs every layer and
+//! prints): an offline replica of the paper's experiment on synthetic sets — simulate
 //! BAHAMAS-like CDM/0.1/0.3/1 with 0.3 withheld, a feedback-only CDM variant (withheld as
 //! well) and one domain-shifted set; train a small ensemble; infer; report; and check the
 //! science acceptance criteria, printing each with its figure.
 
-use super::demo_checks::{checks, plan, Experiment};
-use super::infer::{infer, table, Inference, Thresholds};
-use super::run::{weights_file, ClassGrouping, MemberBatches, RunInfo, TrainConfig};
-use super::train::{train, EpochLog};
 use crate::data::dataset::{Dataset, OpenOptions};
+use crate::data::npy::save_json;
 use crate::data::sim::config::Channel;
 use crate::data::sim::output::{simulate_to_dir, SimulationPlan};
 use crate::data::sim::presets::{resolve_set, Preset};
+use crate::dcc::demo_checks::{checks, plan, Check, Experiment};
+use crate::dcc::infer::{infer, table, Inference, Thresholds};
+use crate::dcc::run::{weights_file, ClassGrouping, MemberBatches, RunInfo, TrainConfig};
+use crate::dcc::train::{train, EpochLog};
 use crate::nn::config::NetConfig;
 use crate::report::run_report::write_report;
-use crate::report::save_json;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -49,35 +50,6 @@ pub struct DemoConfig {
     pub classes: ClassGrouping,
     /// Shared or independent batches per ensemble member.
     pub member_batches: MemberBatches,
-}
-
-/// One acceptance criterion and whether it held.
-#[derive(Clone, Debug, Serialize)]
-pub struct Check {
-    /// What is claimed.
-    pub claim: String,
-    /// The figure behind it.
-    pub figure: String,
-    /// Whether it held.
-    pub pass: bool,
-}
-
-/// Area under the ROC curve: the probability that a random `pos` exceeds a random `neg`
-/// (ties count one half).
-pub fn auroc(pos: &[f64], neg: &[f64]) -> f64 {
-    let mut wins = 0.0;
-    for p in pos {
-        for n in neg {
-            wins += if p > n {
-                1.0
-            } else if p == n {
-                0.5
-            } else {
-                0.0
-            };
-        }
-    }
-    wins / (pos.len() * neg.len()).max(1) as f64
 }
 
 fn simulate(dir: &Path, sets: &[&str], per_set: usize, seed: u64) -> Result<()> {
@@ -207,7 +179,7 @@ fn simulate_and_train(
         cfg.epochs,
         cfg.epochs / 2 + 1
     );
-    train(&info, run, false, true, cfg.device)
+    train(&info, run, false, &super::progress::Bar::new(), cfg.device)
 }
 
 fn infer_and_check(
@@ -269,16 +241,4 @@ fn infer_and_check(
         },
     )?;
     Ok((inf, checks))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn auroc_is_one_for_separated_scores_and_half_for_identical_ones() {
-        assert_eq!(auroc(&[3.0, 4.0], &[1.0, 2.0]), 1.0);
-        assert_eq!(auroc(&[1.0, 2.0], &[3.0, 4.0]), 0.0);
-        assert_eq!(auroc(&[1.0, 1.0], &[1.0]), 0.5);
-    }
 }
