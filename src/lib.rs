@@ -10,6 +10,7 @@ pub mod cpu;
 pub mod cuda;
 pub mod data;
 pub mod dcc;
+pub mod files;
 pub mod kparams;
 pub mod nn;
 pub mod ops;

@@ -11,6 +11,7 @@ use crate::data::sim::output::{simulate_to_dir, SimulationPlan};
 use crate::data::sim::presets::{resolve_set, Preset};
 use crate::dcc::demo_checks::{checks, plan, Check, Experiment};
 use crate::dcc::infer::{infer, table, Inference, Thresholds};
+use crate::dcc::report_data::report_data;
 use crate::dcc::run::{weights_file, ClassGrouping, MemberBatches, RunInfo, TrainConfig};
 use crate::dcc::train::{train, EpochLog};
 use crate::nn::config::NetConfig;
@@ -199,7 +200,8 @@ fn infer_and_check(
         cfg.device,
     )?;
     eprintln!("[4/4] writing the report");
-    let page = write_report(run, &inf, &det)?;
+    save_json(run.join("infer.json"), &inf)?;
+    let page = write_report(run, &inf, &report_data(run, &inf, &det)?)?;
     let (checks, au) = checks(cfg.experiment, &inf, &det)?;
     print!("{}", table(&inf));
     println!();

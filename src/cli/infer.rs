@@ -3,6 +3,7 @@
 
 use crate::dcc::export::export_latents;
 use crate::dcc::infer::{infer, table, Thresholds};
+use crate::dcc::report_data::report_data;
 use crate::dcc::run::RunInfo;
 use crate::report::run_report::write_report;
 use crate::report::save_json;
@@ -119,7 +120,8 @@ pub fn run(a: Args) -> Result<()> {
             save_json(&json, &inf)?;
             println!("JSON: {}", json.display());
             if !a.no_report {
-                let page = write_report(&a.run, &inf, &details)?;
+                let data = report_data(&a.run, &inf, &details)?;
+                let page = write_report(&a.run, &inf, &data)?;
                 println!("report: {}", page.display());
             }
         }
@@ -180,7 +182,10 @@ pub fn report(a: ReportArgs) -> Result<()> {
         &th,
         Device::select(&a.device)?,
     )?;
-    let page = write_report(&a.run, &inf, &details)?;
+    // The page and RUN/infer.json describe the same inference.
+    save_json(a.run.join("infer.json"), &inf)?;
+    let data = report_data(&a.run, &inf, &details)?;
+    let page = write_report(&a.run, &inf, &data)?;
     println!("report: {}", page.display());
     Ok(())
 }

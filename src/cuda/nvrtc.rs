@@ -230,7 +230,7 @@ pub fn ptx_cached(file: &KernelFile, arch: u32) -> Result<String> {
             // A cache that cannot be written only costs a recompile next time.
             if let Some(dir) = path.parent() {
                 if std::fs::create_dir_all(dir).is_ok() {
-                    let _ = crate::data::npy::write_atomic(&path, p.as_bytes());
+                    let _ = crate::files::write_atomic(&path, p.as_bytes());
                 }
             }
             p

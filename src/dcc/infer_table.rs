@@ -1,6 +1,6 @@
 //! The readable summary of an inference: one row per set and the verdict's rule.
 
-use super::infer::Inference;
+use super::inference::Inference;
 
 /// The readable summary table.
 pub fn table(inf: &Inference) -> String {

@@ -3,7 +3,7 @@
 //! accuracy near chance, a known set read far outside its own interval, every set read
 //! as the same σ/m. `infer`, `demo` and `validate` print them and `infer.json` keeps them.
 
-use super::infer::SetInference;
+use super::inference::SetInference;
 use super::labels::relabel;
 use std::path::Path;
 

@@ -4,7 +4,7 @@
 use super::canvas::{Canvas, Rect};
 use super::color::Color;
 use super::font::Font;
-use super::render::Frame;
+use super::frame::Frame;
 use super::series::Item;
 
 pub(crate) fn is_area(it: &Item) -> bool {

@@ -5,7 +5,8 @@ use super::canvas::{Canvas, Rect};
 use super::color::Color;
 use super::font::Font;
 use super::output::write_atomic;
-use super::panels::{self, ImagePanel};
+use super::panel_draw;
+use super::panels::ImagePanel;
 use super::plot::{Axes, Content};
 use super::render;
 use anyhow::{bail, Context, Result};
@@ -150,8 +151,8 @@ impl Figure {
             canvas.set_clip(Some(cell));
             match &ax.content {
                 Content::Xy => render::draw_xy(&mut canvas, cell, ax, s),
-                Content::Heatmap(h) => panels::draw_heatmap(&mut canvas, cell, ax, h, s),
-                Content::Image(im) => panels::draw_image(&mut canvas, cell, ax, im, s),
+                Content::Heatmap(h) => panel_draw::draw_heatmap(&mut canvas, cell, ax, h, s),
+                Content::Image(im) => panel_draw::draw_image(&mut canvas, cell, ax, im, s),
             }
             canvas.set_clip(None);
         }

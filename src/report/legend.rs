@@ -4,8 +4,8 @@
 use super::canvas::{Canvas, Rect};
 use super::color::Color;
 use super::font::Font;
+use super::frame::Frame;
 use super::plot::Axes;
-use super::render::Frame;
 use super::series::{Item, LegendEntry, LegendPos, Swatch};
 
 /// Unique entries, their (possibly shortened) labels, how many fit, and the box size.

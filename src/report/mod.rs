@@ -1,7 +1,7 @@
-//! The report layer: plots rendered to PNG by our own rasteriser (canvas, bitmap font,
-//! colour maps, figure/axes API) and self-contained HTML pages that show them. It depends
-//! on nothing else in the engine — callers hand it plain numbers and strings — and it
-//! never decides what to plot: `dcc report` chooses the figures, this layer draws them.
+//! The report layer, layout only: plots drawn by our own rasteriser (canvas, bitmap font
+//! metrics, colour maps, figure/axes API) that records every call as SVG too, PNG map
+//! panels, and self-contained HTML pages. Callers hand it plain numbers and strings
+//! (`dcc::report_data` computes the run report's); it never decides what to plot.
 
 #![warn(missing_docs)]
 
@@ -11,12 +11,15 @@ pub mod coverage;
 mod draw_items;
 pub mod figure;
 pub mod font;
+mod frame;
+mod geom;
 pub mod html;
 #[cfg(test)]
 mod html_tests;
 mod legend;
 pub mod mosaic;
 pub mod output;
+mod panel_draw;
 pub mod panels;
 pub mod plot;
 mod render;

@@ -6,83 +6,37 @@ use super::figure::Figure;
 use super::panels::ImagePanel;
 use super::series::Style;
 use super::Colormap;
-use crate::dcc::infer::{load_member, Details, Inference};
-use crate::dcc::interpret::saliency;
+use crate::dcc::report_data::SaliencyMaps;
 use crate::dcc::train::EpochLog;
-use crate::tensor::Pool;
-use anyhow::Result;
-use std::path::Path;
 
-/// Sets shown in the saliency figure.
-const SALIENCY_SETS: usize = 4;
-/// Channels shown per set.
-const SALIENCY_CHANNELS: usize = 3;
-/// Latent dimensions shown (z₀, the σ/m axis, first).
-const SALIENCY_DIMS: usize = 4;
-
-/// Which inferred sets the saliency figure shows, in inference order: new and withheld
-/// sets first (the ones a reader asks about), up to three of them, the rest known.
-pub fn saliency_sets(roles: &[&str]) -> Vec<usize> {
-    let (other, known): (Vec<usize>, Vec<usize>) =
-        (0..roles.len()).partition(|&i| roles[i] != "known");
-    let n_other = other
-        .len()
-        .min(SALIENCY_SETS - 1)
-        .max(SALIENCY_SETS.saturating_sub(known.len()));
-    let mut pick: Vec<usize> = other.into_iter().take(n_other).collect();
-    pick.extend(
-        known
-            .into_iter()
-            .take(SALIENCY_SETS - pick.len().min(SALIENCY_SETS)),
-    );
-    pick.truncate(SALIENCY_SETS);
-    pick.sort_unstable();
-    pick
-}
-
-/// One image of each chosen set, one row per (set, channel): the map and the gradient of
-/// latent dimensions 0–3 with respect to that channel, each with its colour bar. The
-/// inferred sets' roles are in `inf` (new and withheld sets are preferred).
-pub fn saliency_figure(run: &Path, inf: &Inference, det: &Details) -> Result<Figure> {
-    let pool = Pool::on(det.device)?;
-    let net = load_member(&det.info, run, 0)?;
-    let [_, h, w] = net.input;
-    let dims = net.latent_dim.min(SALIENCY_DIMS);
-    let roles: Vec<&str> = inf.sets.iter().map(|s| s.role.as_str()).collect();
+/// One row per (set, channel): the map and the gradient of each latent dimension with
+/// respect to it, each with its colour bar.
+pub fn saliency_figure(maps: &[SaliencyMaps]) -> Figure {
+    let dims = maps
+        .iter()
+        .flat_map(|m| m.channels.iter().map(|c| c.2.len()))
+        .max()
+        .unwrap_or(0);
     let mut panels = Vec::new();
-    for i in saliency_sets(&roles) {
-        let t = &det.targets[i];
-        let names = t.ds.channel_names();
-        let idx = [t.indices[0]];
-        let img = crate::dcc::latents::read_batch(&t.ds, &idx, &det.channels)?;
-        let grads: Vec<Vec<f32>> = (0..dims)
-            .map(|k| saliency(&net, &t.ds, &idx, &det.channels, k, &pool))
-            .collect::<Result<_>>()?;
-        for (c, &ch) in det.channels.iter().enumerate().take(SALIENCY_CHANNELS) {
-            let plane = |v: &[f32]| -> Vec<f64> {
-                v[c * h * w..(c + 1) * h * w]
-                    .iter()
-                    .map(|&x| x as f64)
-                    .collect()
-            };
-            let channel = names.get(ch).cloned().unwrap_or(format!("channel {ch}"));
+    for m in maps {
+        for (channel, map, grads) in &m.channels {
             panels.push((
-                format!("{}: {channel}", t.name),
-                ImagePanel::new(&plane(img.data()), h, w)
+                format!("{}: {channel}", m.set),
+                ImagePanel::new(map, m.h, m.w)
                     .colormap(Colormap::Viridis)
                     .colorbar(true),
             ));
             for (k, g) in grads.iter().enumerate() {
                 panels.push((
                     format!("∂z{}/∂{channel}", subscript(k)),
-                    ImagePanel::new(&plane(g), h, w)
+                    ImagePanel::new(g, m.h, m.w)
                         .colormap(Colormap::BlueWhiteRed)
                         .colorbar(true),
                 ));
             }
         }
     }
-    Ok(Figure::image_grid(1500, 1 + dims, panels))
+    Figure::image_grid(1500, 1 + dims, panels)
 }
 
 /// `k` in Unicode subscript digits.
@@ -144,19 +98,6 @@ pub fn training_figure(log: &[EpochLog], dist_warmup: usize) -> Figure {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn saliency_prefers_new_and_withheld_sets_and_keeps_known_ones() {
-        let r = |v: &[&str]| saliency_sets(v);
-        assert_eq!(
-            r(&["known", "known", "known", "known", "unknown", "new"]),
-            [0, 1, 4, 5]
-        );
-        assert_eq!(r(&["known", "new", "new", "new", "new"]), [0, 1, 2, 3]);
-        assert_eq!(r(&["new", "new", "new", "new", "new"]), [0, 1, 2, 3]);
-        assert_eq!(r(&["known", "known"]), [0, 1]);
-        assert_eq!(r(&["known"; 6]), [0, 1, 2, 3]);
-    }
 
     #[test]
     fn subscripts_are_unicode_digits() {

@@ -1,59 +1,18 @@
-//! `dcc report`: the figures and the HTML page of a trained and inferred run — latent
-//! space (PCA to 2-D), σ/m posteriors, the overlap heatmap, nearest-neighbour scores,
-//! saliency maps, latent–catalog correlations and training curves.
+//! `dcc report`'s layout: the figures and the HTML page of a trained and inferred run —
+//! latent space (PCA to 2-D), σ/m posteriors, the overlap heatmap, nearest-neighbour
+//! scores, saliency maps, latent–catalog correlations and training curves. The numbers
+//! come computed (`dcc::report_data`); nothing here runs a network or reads the run.
 
-use super::{palette, save_json, Cell, Figure, Heatmap, HtmlPage, LegendPos, Scale, Style};
-use crate::dcc::infer::{table, Details, Inference};
-use crate::dcc::interpret::pearson;
-use crate::dcc::train::EpochLog;
+use super::{palette, Cell, Figure, Heatmap, HtmlPage, LegendPos, Scale, Style};
+use crate::dcc::infer::{table, Inference};
+use crate::dcc::report_data::ReportData;
 use anyhow::{Context, Result};
-use nalgebra::DMatrix;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-
-/// Rows projected onto their first two principal components.
-pub fn pca2(rows: &[f32], d: usize) -> Vec<[f64; 2]> {
-    let n = rows.len() / d;
-    let mut m = DMatrix::from_fn(n, d, |i, j| rows[i * d + j] as f64);
-    for mut col in m.column_iter_mut() {
-        let mean = col.mean();
-        col.add_scalar_mut(-mean);
-    }
-    let svd = m.clone().svd(false, true);
-    let Some(vt) = svd.v_t else {
-        return vec![[0.0, 0.0]; n];
-    };
-    // Singular values come unsorted from nalgebra: take the two largest.
-    let mut order: Vec<usize> = (0..svd.singular_values.len()).collect();
-    order.sort_by(|&a, &b| svd.singular_values[b].total_cmp(&svd.singular_values[a]));
-    let pc = |k: usize| -> Vec<f64> {
-        order
-            .get(k)
-            .map_or(vec![0.0; d], |&r| vt.row(r).iter().copied().collect())
-    };
-    let (a, b) = (pc(0), pc(1));
-    (0..n)
-        .map(|i| {
-            let r = m.row(i);
-            [
-                r.iter().zip(&a).map(|(x, y)| x * y).sum(),
-                r.iter().zip(&b).map(|(x, y)| x * y).sum(),
-            ]
-        })
-        .collect()
-}
 
 /// Whether `v` has a finite value to draw.
 fn finite(v: &[f64]) -> bool {
     v.iter().any(|x| x.is_finite())
-}
-
-fn read_log(run: &Path) -> Vec<EpochLog> {
-    std::fs::read_to_string(run.join("log.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
 }
 
 /// The report's plots: each written as `NAME.svg` beside the page and kept to be inlined
@@ -84,18 +43,16 @@ impl Plots {
     }
 }
 
-/// Writes `RUN/report/` (SVG plots, PNG saliency maps, `index.html` with the plots inline)
-/// and `RUN/infer.json`; returns the page path.
-pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBuf> {
+/// Writes `RUN/report/` (SVG plots, PNG saliency maps, `index.html` with the plots inline);
+/// returns the page path. `RUN/infer.json` is the caller's to write.
+pub fn write_report(run: &Path, inf: &Inference, data: &ReportData) -> Result<PathBuf> {
     let out = run.join("report");
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let mut plots = Plots {
         dir: out.clone(),
         svg: HashMap::new(),
     };
-    save_json(run.join("infer.json"), inf)?;
-    // infer() refuses to run without targets, so there is at least one set of ≥ 2 images.
-    let dim = det.latents[0].len() / det.targets[0].indices.len();
+    let dim = data.dim;
     let names: Vec<String> = inf
         .sets
         .iter()
@@ -103,20 +60,14 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
         .collect();
 
     // Latent space: every inferred set, member 0, PCA of all their latents together.
-    let all: Vec<f32> = det.latents.concat();
-    let proj = pca2(&all, dim);
-    let cats: Vec<usize> = det
-        .latents
-        .iter()
-        .enumerate()
-        .flat_map(|(i, v)| std::iter::repeat_n(i, v.len() / dim))
-        .collect();
+    let proj = &data.pca;
+    let cats = &data.set_of;
     let mut f = Figure::new(900, 650);
     f.axes(0)
         .scatter(
             &proj.iter().map(|p| p[0]).collect::<Vec<_>>(),
             &proj.iter().map(|p| p[1]).collect::<Vec<_>>(),
-            &cats,
+            cats,
             &names,
         )
         .set_title("latent space of member 0 (PCA)")
@@ -125,16 +76,11 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
         .set_legend(LegendPos::Outside);
     plots.save("latent", &f)?;
     // z0 against z1: the σ/m axis is z0.
-    let z = |v: &Vec<f32>, k: usize| -> Vec<f64> { v.chunks(dim).map(|r| r[k] as f64).collect() };
-    let xs: Vec<f64> = det.latents.iter().flat_map(|v| z(v, 0)).collect();
-    let ys: Vec<f64> = det
-        .latents
-        .iter()
-        .flat_map(|v| z(v, 1.min(dim - 1)))
-        .collect();
+    let xs: Vec<f64> = data.z01.iter().map(|z| z[0]).collect();
+    let ys: Vec<f64> = data.z01.iter().map(|z| z[1]).collect();
     let mut f = Figure::new(900, 650);
     f.axes(0)
-        .scatter(&xs, &ys, &cats, &names)
+        .scatter(&xs, &ys, cats, &names)
         .set_title("σ/m axis z₀ against z₁")
         .set_xlabel("z₀")
         .set_ylabel("z₁")
@@ -196,8 +142,8 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
     let cols: Vec<String> = inf
         .classes
         .iter()
-        .zip(&det.info.sets)
-        .map(|(c, k)| if k.known { c.clone() } else { format!("{c}*") })
+        .zip(&data.class_known)
+        .map(|(c, &known)| if known { c.clone() } else { format!("{c}*") })
         .collect();
     let rows: Vec<&str> = inf.sets.iter().map(|s| s.name.as_str()).collect();
     let mut f = Figure::new(900, 650);
@@ -249,47 +195,23 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
         plots.remove("ood");
     }
 
-    super::run_figures::saliency_figure(run, inf, det)?.save(out.join("saliency.png"))?;
-    let log = read_log(run);
-    if !log.is_empty() {
-        let f = super::run_figures::training_figure(&log, det.info.config.dist_warmup);
+    super::run_figures::saliency_figure(&data.saliency).save(out.join("saliency.png"))?;
+    if !data.log.is_empty() {
+        let f = super::run_figures::training_figure(&data.log, data.dist_warmup);
         plots.save("training", &f)?;
     }
-
-    // Correlations of latent dimensions with catalog columns over all inferred images.
-    let mut corr_rows = Vec::new();
-    let columns = [
-        "sigma",
-        "m200",
-        "z",
-        "concentration",
-        "core_kpc",
-        "feedback_log_dt",
-        "bcg_offset_kpc",
-    ];
-    for col in columns {
-        let mut y = Vec::new();
-        for t in &det.targets {
-            let Ok(v) = t.ds.column_f64(col) else { break };
-            let tx = |x: Option<f64>| {
-                if col == "sigma" {
-                    x.map(|s| crate::dcc::labels::relabel(s).log10())
-                } else {
-                    x
-                }
-            };
-            y.extend(t.indices.iter().map(|&i| tx(v[i])));
-        }
-        if y.len() != all.len() / dim {
-            continue;
-        }
-        let mut row = vec![Cell::from(if col == "sigma" { "log10 σ/m" } else { col })];
-        for k in 0..dim {
-            let x: Vec<f64> = all.chunks(dim).map(|r| r[k] as f64).collect();
-            row.push(pearson(&x, &y).map_or(Cell::from("–"), |r| Cell::fixed(r, 2)));
-        }
-        corr_rows.push(row);
-    }
+    let corr_rows: Vec<Vec<Cell>> = data
+        .correlations
+        .iter()
+        .map(|c| {
+            let mut row = vec![Cell::from(c.column.as_str())];
+            row.extend(
+                c.r.iter()
+                    .map(|r| r.map_or(Cell::from("–"), |r| Cell::fixed(r, 2))),
+            );
+            row
+        })
+        .collect();
 
     let mut page = HtmlPage::new(&format!("dcc report — {}", run.display()));
     page.section("Summary").pre(&table(inf));
@@ -374,7 +296,7 @@ pub fn write_report(run: &Path, inf: &Inference, det: &Details) -> Result<PathBu
         page.section("Latent–catalog correlations (Pearson)")
             .table(&header, corr_rows);
     }
-    if !log.is_empty() {
+    if !data.log.is_empty() {
         page.section("Training")
             .svg(plots.get("training"), "DCC loss and accuracy per epoch");
     }

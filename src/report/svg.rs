@@ -4,9 +4,9 @@
 //! resolution-free SVG for papers. Pixels set one by one (map and saliency panels) are
 //! gathered into embedded PNG images, in drawing order with the vector elements.
 
-use super::canvas::Rect;
 use super::color::Color;
 use super::font::Font;
+use super::geom::Rect;
 use super::html::{base64, escape};
 use std::fmt::Write;
 
