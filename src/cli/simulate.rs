@@ -57,7 +57,7 @@ fn list() {
     println!("  bahamas-<σ|cdm>       BAHAMAS-SIDM-like, Duffy c(M), log ΔT = 8.0");
     println!("  bahamas-agn-weak      CDM, log ΔT = 7.8");
     println!("  bahamas-agn-strong    CDM, log ΔT = 8.2");
-    println!("  darkskies-<σ|cdm>     DARKSKIES-like, Dutton–Macciò c(M)");
+    println!("  darkskies-<σ|cdm>     DARKSKIES-like: Dutton–Macciò c(M), 20 % subhaloes, gas β 0.6, 70 % cool cores");
     for (name, knobs) in SHIFTS {
         println!("  {name:<21} bahamas-cdm with {knobs}");
     }

@@ -36,9 +36,13 @@ fn draw_colorbar(c: &mut Canvas, r: Rect, cmap: Colormap, lo: f64, hi: f64, labe
     let si = s as i32;
     let font = Font::regular(s);
     let bar = Rect::new(r.x, r.y, 6 * si, r.h);
+    // Pixel by pixel, so an SVG holds the gradient as one embedded image (as map panels
+    // are) rather than one element per row.
     for y in 0..bar.h {
         let t = 1.0 - y as f64 / (bar.h - 1).max(1) as f64;
-        c.fill_rect(Rect::new(bar.x, bar.y + y, bar.w, 1), cmap.at(t));
+        for x in bar.x..bar.right() {
+            c.put(x, bar.y + y, cmap.at(t));
+        }
     }
     c.stroke_rect(
         Rect::new(bar.x - 1, bar.y - 1, bar.w + 2, bar.h + 2),

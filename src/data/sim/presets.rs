@@ -70,6 +70,13 @@ pub const SHIFTS: &[(&str, &str)] = &[
     ("shift-noise-only", "pure_noise:lensing=30:xray=20..1000"),
 ];
 
+/// DARKSKIES-like sets' share of M200 in subhaloes (BAHAMAS-like: 0.1).
+pub const DARKSKIES_SUBHALO_FRACTION: f64 = 0.2;
+/// DARKSKIES-like sets' mean gas β (BAHAMAS-like: 0.67).
+pub const DARKSKIES_GAS_BETA: f64 = 0.6;
+/// DARKSKIES-like sets' cool-core fraction (BAHAMAS-like: 0.4).
+pub const DARKSKIES_COOL_CORE_FRACTION: f64 = 0.7;
+
 /// The base set of a full name: `bahamas-<σ|cdm>`, `bahamas-agn-weak|strong`,
 /// `darkskies-<σ|cdm>`, or a `shift-…` name.
 pub fn named_set(name: &str) -> Result<SetConfig> {
@@ -96,7 +103,14 @@ pub fn named_set(name: &str) -> Result<SetConfig> {
     }
     if let Some(rest) = name.strip_prefix("darkskies-") {
         let mut set = SetConfig::bahamas(name, sigma_of(rest)?);
+        // Another code, not only another c(M) [E]: zoom-in resolution resolves more
+        // substructure, and other subgrid physics leaves shallower gas and more cool cores.
+        // With c(M) alone the network grouped these sets with the BAHAMAS-like ones of the
+        // same σ/m (docs/simulate.md), where the paper finds 0 % overlap between the codes.
         set.concentration = ConcentrationRelation::DuttonMaccio;
+        set.subhalo_fraction = DARKSKIES_SUBHALO_FRACTION;
+        set.gas_beta = DARKSKIES_GAS_BETA;
+        set.cool_core_fraction = DARKSKIES_COOL_CORE_FRACTION;
         return Ok(set);
     }
     if let Some((_, knobs)) = SHIFTS.iter().find(|s| s.0 == name) {
@@ -188,5 +202,23 @@ mod tests {
         assert!(e.contains("wobble"), "{e}");
         assert!(resolve_set("cdm:z=1..0.5", Preset::Bahamas).is_err());
         assert!(resolve_set("cdm:sigma=-1", Preset::Bahamas).is_err());
+    }
+
+    #[test]
+    fn darkskies_sets_differ_from_bahamas_ones_like_another_code() {
+        let d = named_set("darkskies-0.1").unwrap();
+        let b = named_set("bahamas-0.1").unwrap();
+        assert_eq!(d.sigma, b.sigma);
+        assert_eq!(d.concentration, ConcentrationRelation::DuttonMaccio);
+        assert_eq!(d.subhalo_fraction, 0.2);
+        assert_eq!(d.gas_beta, 0.6);
+        assert_eq!(d.cool_core_fraction, 0.7);
+        assert_eq!(
+            (b.subhalo_fraction, b.gas_beta, b.cool_core_fraction),
+            (0.1, 0.67, 0.4)
+        );
+        // Knobs still override the family's values.
+        let k = resolve_set("darkskies-0.1:beta=0.67", Preset::Darkskies).unwrap();
+        assert_eq!(k.gas_beta, 0.67);
     }
 }
