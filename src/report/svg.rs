@@ -268,12 +268,15 @@ pub(super) fn polygon(pts: &[(f64, f64)], c: Color, alpha: f64) -> String {
 }
 
 /// Text whose box (as the bitmap font measures it) has its top-left corner at (x, y),
-/// stretched to that box's width so layouts made with the bitmap metrics still fit;
-/// `vertical` reads bottom to top.
+/// spaced out or in to that box's width so layouts made with the bitmap metrics still fit
+/// (letter spacing only: scaling the glyphs too made narrow-lettered names look larger
+/// than wide-lettered ones); `vertical` reads bottom to top.
 pub(super) fn text(x: i32, y: i32, s: &str, font: Font, c: Color, vertical: bool) -> String {
     let (w, _) = font.measure(s);
     let scale = font.scale as f64;
-    let size = 9.0 * scale;
+    // A little above the cell height: a proportional font at 9 font pixels runs ~15 %
+    // narrower than the monospaced bitmap advance, which the letter spacing would widen.
+    let size = 10.0 * scale;
     let weight = if font.bold {
         " font-weight=\"bold\""
     } else {
@@ -291,7 +294,7 @@ pub(super) fn text(x: i32, y: i32, s: &str, font: Font, c: Color, vertical: bool
         (x as f64, y as f64 + 7.0 * scale, String::new())
     };
     format!(
-        "<text x=\"{}\" y=\"{}\" font-size=\"{}\" fill=\"{}\"{weight}{transform} textLength=\"{w}\" lengthAdjust=\"spacingAndGlyphs\">{}</text>",
+        "<text x=\"{}\" y=\"{}\" font-size=\"{}\" fill=\"{}\"{weight}{transform} textLength=\"{w}\" lengthAdjust=\"spacing\">{}</text>",
         n(tx),
         n(ty),
         n(size),
