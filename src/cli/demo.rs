@@ -2,6 +2,7 @@
 
 use super::demo_run::{run_demo, DemoConfig};
 use crate::dcc::demo_checks::Experiment;
+use crate::dcc::loss::CeBalance;
 use crate::dcc::run::{ClassGrouping, MemberBatches};
 use anyhow::Result;
 use clap::Args as ClapArgs;
@@ -58,6 +59,9 @@ pub struct Args {
     /// shuffles and augmentations).
     #[arg(long, default_value = "shared")]
     pub member_batches: String,
+    /// rows (every image counts the same in the cross-entropy) or classes (every class).
+    #[arg(long, default_value = "rows")]
+    pub ce_balance: String,
 }
 
 /// Exit status of a demo whose run completed but whose science checks did not all hold.
@@ -88,6 +92,7 @@ pub fn run(a: Args) -> Result<i32> {
         },
         classes: ClassGrouping::parse(&a.classes)?,
         member_batches: MemberBatches::parse(&a.member_batches)?,
+        ce_balance: CeBalance::parse(&a.ce_balance)?,
     };
     let (_, checks) = run_demo(&cfg)?;
     let failed = checks.iter().filter(|c| !c.pass).count();

@@ -11,6 +11,7 @@ use crate::data::sim::output::{simulate_to_dir, SimulationPlan};
 use crate::data::sim::presets::{resolve_set, Preset};
 use crate::dcc::demo_checks::{checks, plan, Check, Experiment};
 use crate::dcc::infer::{infer, table, Inference, Thresholds};
+use crate::dcc::loss::CeBalance;
 use crate::dcc::report_data::report_data;
 use crate::dcc::run::{weights_file, ClassGrouping, MemberBatches, RunInfo, TrainConfig};
 use crate::dcc::train::{train, EpochLog};
@@ -51,6 +52,8 @@ pub struct DemoConfig {
     pub classes: ClassGrouping,
     /// Shared or independent batches per ensemble member.
     pub member_batches: MemberBatches,
+    /// How the cross-entropy weighs the rows.
+    pub ce_balance: CeBalance,
 }
 
 fn simulate(dir: &Path, sets: &[&str], per_set: usize, seed: u64) -> Result<()> {
@@ -108,6 +111,7 @@ fn train_config(
     tc.unknown = withheld.iter().map(|s| s.to_string()).collect();
     tc.classes = cfg.classes;
     tc.member_batches = cfg.member_batches;
+    tc.ce_balance = cfg.ce_balance;
     tc.ensemble = cfg.ensemble;
     tc.epochs = cfg.epochs;
     tc.batch = cfg.batch;

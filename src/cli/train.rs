@@ -5,7 +5,7 @@ use crate::data::dataset::{split_set_names, Dataset, OpenOptions};
 use crate::data::loader::{Loader, LoaderConfig, Split};
 use crate::data::npy::write_atomic;
 use crate::dcc::lock::RunLock;
-use crate::dcc::loss::LossWeights;
+use crate::dcc::loss::{CeBalance, LossWeights};
 use crate::dcc::run::{ClassGrouping, MemberBatches, RunInfo, TrainConfig};
 use crate::dcc::train::has_checkpoint;
 use crate::dcc::train::train;
@@ -47,6 +47,11 @@ pub struct Args {
     /// its own shuffles and augmentations (the paper's separately trained repeats).
     #[arg(long, default_value = "shared")]
     pub member_batches: String,
+    /// rows: every image counts the same in the cross-entropy (the paper's); classes: every
+    /// class in the batch counts the same, so a class merged from several sets (CDM and
+    /// its feedback variants) does not pull ambiguous images towards itself.
+    #[arg(long, default_value = "rows")]
+    pub ce_balance: String,
     /// Ensemble members.
     #[arg(long, default_value_t = 3)]
     pub ensemble: usize,
@@ -347,6 +352,7 @@ pub fn run(a: Args) -> Result<()> {
         cfg.factor = a.factor;
         cfg.classes = ClassGrouping::parse(&a.classes)?;
         cfg.member_batches = MemberBatches::parse(&a.member_batches)?;
+        cfg.ce_balance = CeBalance::parse(&a.ce_balance)?;
         cfg.flips = !a.no_flips;
         cfg.rotate = !a.no_rotate;
         cfg.rotation = Interpolation::parse(&a.rotation)?;

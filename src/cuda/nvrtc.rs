@@ -105,7 +105,7 @@ mod imp {
         if unsafe { sys::is_culib_present() } {
             Ok(())
         } else {
-            bail!("NVRTC (libnvrtc.so.13) not found: install the CUDA 13 toolkit or the `nvidia-cuda-nvrtc` wheel and add its lib folder to LD_LIBRARY_PATH (see ../shared/GPU.md)")
+            bail!("NVRTC (libnvrtc.so.13) not found: install the CUDA 13 toolkit or the `nvidia-cuda-nvrtc` wheel and add its lib folder to LD_LIBRARY_PATH (docs/cuda.md, \"Compilation\")")
         }
     }
 

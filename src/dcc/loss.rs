@@ -30,6 +30,30 @@ impl Default for LossWeights {
     }
 }
 
+/// How the cross-entropy term weighs a batch's rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CeBalance {
+    /// Every row counts the same (the paper's): a class made of several sets (CDM and its
+    /// feedback variants) outweighs the others in proportion.
+    #[default]
+    Rows,
+    /// Every class present in the batch counts the same (the mean of per-class means), so
+    /// a large class does not pull ambiguous images towards itself.
+    Classes,
+}
+
+impl CeBalance {
+    /// Parses `rows` or `classes`.
+    pub fn parse(s: &str) -> anyhow::Result<CeBalance> {
+        match s {
+            "rows" => Ok(CeBalance::Rows),
+            "classes" => Ok(CeBalance::Classes),
+            _ => anyhow::bail!("--ce-balance '{s}': expected rows or classes"),
+        }
+    }
+}
+
 /// The loss terms of one batch (unweighted), for logging.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 pub struct LossTerms {
@@ -53,6 +77,8 @@ pub struct BatchLabels<'a> {
     pub classes: usize,
     /// σ/m label of each class; None for withheld classes.
     pub targets: &'a [Option<f32>],
+    /// How the cross-entropy weighs the rows.
+    pub balance: CeBalance,
 }
 
 /// Records the DCC loss of one forward pass. `keep_latent` is the ordered bottleneck's
@@ -65,8 +91,7 @@ pub fn dcc_loss(
     w: &LossWeights,
 ) -> Result<(Var, LossTerms)> {
     let rows: Vec<Option<usize>> = labels.row_classes.iter().map(|&s| Some(s)).collect();
-    let ce =
-        ops::softmax::cross_entropy(tape, out.logits, &rows).context("DCC loss, class term")?;
+    let ce = class_term(tape, out.logits, labels).context("DCC loss, class term")?;
     let [_, d] = tape.shape(out.latent).matrix("latent")?;
     let z = match keep_latent {
         Some(k) if k < d => ops::select::slice_columns(tape, out.latent, 0, k)?,
@@ -93,6 +118,29 @@ pub fn dcc_loss(
             accuracy: accuracy(&v[4], labels.row_classes),
         },
     ))
+}
+
+/// The cross-entropy term: the mean over rows, or the mean over the batch's classes of
+/// each class's mean (one cross-entropy per class, rows of other classes unlabelled).
+fn class_term(tape: &mut Tape, logits: Var, labels: &BatchLabels) -> Result<Var> {
+    let rows: Vec<Option<usize>> = labels.row_classes.iter().map(|&s| Some(s)).collect();
+    if labels.balance == CeBalance::Rows {
+        return ops::softmax::cross_entropy(tape, logits, &rows);
+    }
+    let mut present: Vec<usize> = labels.row_classes.to_vec();
+    present.sort_unstable();
+    present.dedup();
+    let mut sum: Option<Var> = None;
+    for &c in &present {
+        let only: Vec<Option<usize>> = rows.iter().map(|r| r.filter(|&k| k == c)).collect();
+        let ce = ops::softmax::cross_entropy(tape, logits, &only)?;
+        sum = Some(match sum {
+            Some(s) => ops::arith::add(tape, s, ce)?,
+            None => ce,
+        });
+    }
+    let sum = sum.context("a batch without rows")?;
+    ops::arith::scale(tape, sum, 1.0 / present.len() as f32)
 }
 
 /// Fraction of rows of `logits` (N×K, row-major) whose argmax is the row's class.
@@ -140,6 +188,7 @@ mod tests {
             row_classes: &[0, 0, 1, 1],
             classes: 2,
             targets: &[Some(0.0), None],
+            balance: CeBalance::Rows,
         };
         let w = LossWeights::default();
         let (l, t) = dcc_loss(&mut tape, &out, Some(2), &labels, &w).unwrap();
@@ -154,5 +203,44 @@ mod tests {
         // The bottleneck cut: column 2 of Z gets no CCLP gradient (and no anchor gradient).
         let gz = g.get(z).unwrap().data();
         assert!(gz.chunks(3).all(|r| r[2] == 0.0), "{gz:?}");
+    }
+
+    #[test]
+    fn balanced_cross_entropy_is_the_mean_of_class_means() {
+        let pool = Pool::new();
+        // Three rows of class 0, one of class 1: per row −ln softmax at the label.
+        let raw = vec![2.0f32, 0.0, 1.0, 0.5, 0.3, 0.1, 0.2, 1.2];
+        let nll: Vec<f64> = raw
+            .chunks(2)
+            .zip([0usize, 0, 0, 1])
+            .map(|(r, c)| {
+                let lse = ((r[0] as f64).exp() + (r[1] as f64).exp()).ln();
+                lse - r[c] as f64
+            })
+            .collect();
+        let want_rows = nll.iter().sum::<f64>() / 4.0;
+        let want_classes = 0.5 * ((nll[0] + nll[1] + nll[2]) / 3.0 + nll[3]);
+        for (balance, want) in [
+            (CeBalance::Rows, want_rows),
+            (CeBalance::Classes, want_classes),
+        ] {
+            let mut tape = Tape::new(&pool);
+            let z = tape.input(Tensor::from_vec([4, 2], vec![0.1; 8]).unwrap());
+            let logits = tape.input(Tensor::from_vec([4, 2], raw.clone()).unwrap());
+            let out = Outputs { latent: z, logits };
+            let labels = BatchLabels {
+                row_classes: &[0, 0, 0, 1],
+                classes: 2,
+                targets: &[Some(0.0), Some(1.0)],
+                balance,
+            };
+            let (_, t) = dcc_loss(&mut tape, &out, None, &labels, &LossWeights::default()).unwrap();
+            assert!(
+                (t.ce as f64 - want).abs() < 1e-6,
+                "{balance:?}: {} vs {want}",
+                t.ce
+            );
+        }
+        assert!((want_rows - want_classes).abs() > 1e-3);
     }
 }

@@ -3,7 +3,7 @@
 //! networks.
 
 use super::labels::{relabel, LabelMap};
-use super::loss::LossWeights;
+use super::loss::{CeBalance, LossWeights};
 use crate::data::augment::{AugmentConfig, Interpolation};
 use crate::data::dataset::{Dataset, OpenOptions};
 use crate::data::npy::write_atomic;
@@ -72,6 +72,9 @@ pub struct TrainConfig {
     /// augmentations (as the paper's separately trained repeats do).
     #[serde(default)]
     pub member_batches: MemberBatches,
+    /// How the cross-entropy weighs a batch's rows (runs from before this option: rows).
+    #[serde(default)]
+    pub ce_balance: CeBalance,
     /// Weights every member starts from: a safetensors file with dcc's tensor names
     /// (another run's `weights-k.safetensors`, or a PyTorch module saved by
     /// tools/dcc_torch.py); None = random initialisation from the seed.
@@ -162,6 +165,7 @@ impl TrainConfig {
             dist_warmup: 0,
             classes: ClassGrouping::BySigma,
             member_batches: MemberBatches::Shared,
+            ce_balance: CeBalance::Rows,
             init: None,
         }
     }

@@ -375,6 +375,7 @@ pub fn train(
                     row_classes,
                     classes: info.class_count(),
                     targets: &targets,
+                    balance: info.config.ce_balance,
                 };
                 let keep = has_bottleneck
                     .then(|| 2 + (derive(m.seed, step, 1) % (latent_dim as u64 - 1)) as usize);
@@ -500,6 +501,7 @@ fn validate(
             row_classes: &row_classes,
             classes: info.class_count(),
             targets: &targets,
+            balance: info.config.ce_balance,
         };
         for (m, mean) in members.iter_mut().zip(&mut means) {
             let net = &m.trainer.net;
