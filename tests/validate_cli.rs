@@ -168,6 +168,9 @@ fn sets_sharing_a_sigma_train_as_one_class_and_validate_tabulates_coverage() {
     // set: 3 + 2 + 2 trials.
     assert_eq!(trials.len(), 7, "{trials:?}");
     let cdm_out = json(&root.join("loo/loo-0.01-seed5/config.json"));
+    // Every run dcc creates carries its network as TOML, not only those `train` made.
+    let toml = std::fs::read_to_string(root.join("loo/loo-0.01-seed5/network.toml")).unwrap();
+    assert!(toml.contains("[[layers]]"), "{toml}");
     assert_eq!(
         cdm_out["config"]["unknown"],
         serde_json::json!(["mystery", "cdm", "cdm-agn"])

@@ -177,7 +177,7 @@ fn simulate_and_train(
         std::fs::remove_dir_all(run).with_context(|| format!("clearing {}", run.display()))?;
     }
     std::fs::create_dir_all(run)?;
-    info.save(run)?;
+    info.save_new(run)?;
     eprintln!(
         "[2/4] training {} × small for {} epochs (distance anchor from epoch {})",
         cfg.ensemble,

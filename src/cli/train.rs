@@ -3,7 +3,6 @@
 use crate::data::augment::Interpolation;
 use crate::data::dataset::{split_set_names, Dataset, OpenOptions};
 use crate::data::loader::{Loader, LoaderConfig, Split};
-use crate::data::npy::write_atomic;
 use crate::dcc::lock::RunLock;
 use crate::dcc::loss::{CeBalance, LossWeights};
 use crate::dcc::run::{ClassGrouping, MemberBatches, RunInfo, TrainConfig};
@@ -364,9 +363,7 @@ pub fn run(a: Args) -> Result<()> {
         created = !a.run.exists();
         std::fs::create_dir_all(&a.run).with_context(|| format!("creating {}", a.run.display()))?;
         let lock = RunLock::acquire(&a.run)?;
-        info.save(&a.run)?;
-        let network = toml::to_string(&info.config.network)?;
-        write_atomic(&a.run.join("network.toml"), network.as_bytes())?;
+        info.save_new(&a.run)?;
         (info, lock)
     };
     let c = &info.config;

@@ -352,6 +352,14 @@ impl RunInfo {
         write_atomic(&run.join(RUN_FILE), text.as_bytes())
     }
 
+    /// Writes a new run's `config.json` and `network.toml` (the network alone, for reading
+    /// and for `--config FILE` in another run).
+    pub fn save_new(&self, run: &Path) -> Result<()> {
+        self.save(run)?;
+        let network = toml::to_string(&self.config.network)?;
+        write_atomic(&run.join("network.toml"), network.as_bytes())
+    }
+
     /// Reads `config.json` from `run`.
     pub fn load(run: &Path) -> Result<RunInfo> {
         let path = run.join(RUN_FILE);

@@ -249,7 +249,7 @@ pub fn train_run(
         )?;
         let info = RunInfo::plan(config, &ds)?;
         std::fs::create_dir_all(run).with_context(|| format!("creating {}", run.display()))?;
-        info.save(run)?;
+        info.save_new(run)?;
         info
     };
     train(&info, run, resume, progress, device)?;
