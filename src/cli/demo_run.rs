@@ -5,7 +5,6 @@
 //! science acceptance criteria, printing each with its figure.
 
 use crate::data::dataset::{Dataset, OpenOptions};
-use crate::data::npy::save_json;
 use crate::data::sim::config::Channel;
 use crate::data::sim::output::{simulate_to_dir, SimulationPlan};
 use crate::data::sim::presets::{resolve_set, Preset};
@@ -15,6 +14,7 @@ use crate::dcc::loss::CeBalance;
 use crate::dcc::report_data::report_data;
 use crate::dcc::run::{weights_file, ClassGrouping, MemberBatches, RunInfo, TrainConfig};
 use crate::dcc::train::{train, EpochLog};
+use crate::files::save_json;
 use crate::nn::config::NetConfig;
 use crate::report::run_report::write_report;
 use anyhow::{Context, Result};

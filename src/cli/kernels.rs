@@ -78,7 +78,7 @@ pub fn run(a: Args) -> Result<()> {
             let p = nvrtc::compile(f, Target::Ptx(arch))?;
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             let path = dir.join(f.name.replace(".cu", ".ptx"));
-            crate::data::npy::write_atomic(&path, &p.image)?;
+            crate::files::write_atomic(&path, &p.image)?;
         }
     }
     println!(

@@ -3,7 +3,7 @@
 //! previous one only once complete (so `kill -9` at any moment leaves a usable one).
 
 use super::run::RunInfo;
-use crate::data::npy::write_atomic;
+use crate::files::write_atomic;
 use crate::nn::params::ParamStore;
 use crate::tensor::Tensor;
 use anyhow::{bail, Context, Result};

@@ -91,7 +91,7 @@ pub fn dcc_loss(
     w: &LossWeights,
 ) -> Result<(Var, LossTerms)> {
     let rows: Vec<Option<usize>> = labels.row_classes.iter().map(|&s| Some(s)).collect();
-    let ce = class_term(tape, out.logits, labels).context("DCC loss, class term")?;
+    let ce = class_term(tape, out.logits, &rows, labels.balance).context("DCC loss, class term")?;
     let [_, d] = tape.shape(out.latent).matrix("latent")?;
     let z = match keep_latent {
         Some(k) if k < d => ops::select::slice_columns(tape, out.latent, 0, k)?,
@@ -122,12 +122,16 @@ pub fn dcc_loss(
 
 /// The cross-entropy term: the mean over rows, or the mean over the batch's classes of
 /// each class's mean (one cross-entropy per class, rows of other classes unlabelled).
-fn class_term(tape: &mut Tape, logits: Var, labels: &BatchLabels) -> Result<Var> {
-    let rows: Vec<Option<usize>> = labels.row_classes.iter().map(|&s| Some(s)).collect();
-    if labels.balance == CeBalance::Rows {
-        return ops::softmax::cross_entropy(tape, logits, &rows);
+fn class_term(
+    tape: &mut Tape,
+    logits: Var,
+    rows: &[Option<usize>],
+    balance: CeBalance,
+) -> Result<Var> {
+    if balance == CeBalance::Rows {
+        return ops::softmax::cross_entropy(tape, logits, rows);
     }
-    let mut present: Vec<usize> = labels.row_classes.to_vec();
+    let mut present: Vec<usize> = rows.iter().flatten().copied().collect();
     present.sort_unstable();
     present.dedup();
     let mut sum: Option<Var> = None;

@@ -6,7 +6,7 @@ use super::labels::{relabel, LabelMap};
 use super::loss::{CeBalance, LossWeights};
 use crate::data::augment::{AugmentConfig, Interpolation};
 use crate::data::dataset::{Dataset, OpenOptions};
-use crate::data::npy::write_atomic;
+use crate::files::write_atomic;
 use crate::nn::config::NetConfig;
 use crate::nn::network::Network;
 use anyhow::{bail, Context, Result};

@@ -632,7 +632,7 @@ pub fn run_suite(cfg: &SuiteConfig) -> Result<Suite> {
     }
     let suite = tabulate(cfg, &inf, source)?;
     let write = |name: &str, text: String| -> Result<()> {
-        crate::data::npy::write_atomic(&cfg.out.join(name), text.as_bytes())
+        crate::files::write_atomic(&cfg.out.join(name), text.as_bytes())
     };
     write("infer.json", serde_json::to_string(&inf)?)?;
     write("shifts.json", serde_json::to_string_pretty(&suite)?)?;

@@ -9,7 +9,7 @@ use super::loss::{dcc_loss, BatchLabels, LossTerms, LossWeights};
 use super::run::{member_seed, weights_file, MemberBatches, RunInfo};
 use crate::autograd::Tape;
 use crate::data::loader::{Epoch, Loader, LoaderConfig, Split};
-use crate::data::npy::write_atomic;
+use crate::files::write_atomic;
 use crate::nn::network::{Layer, Mode};
 use crate::nn::schedule::ReduceLROnPlateau;
 use crate::nn::train::Trainer;
