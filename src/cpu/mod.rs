@@ -4,6 +4,7 @@
 pub mod activation;
 pub mod arith;
 pub mod cclp;
+pub mod cclp_fused;
 pub mod channels;
 pub mod conv2d;
 pub mod dropout;

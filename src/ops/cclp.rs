@@ -1,10 +1,13 @@
 //! The CCLP loss as one fused primitive: the forward pass computes the loss and dL/dZ
-//! together (cpu/cclp.rs); the backward only scales the saved gradient. On a GPU this
-//! is a host step: Z (N×D, N ≈ 120, D ≤ 7) is read back, the fused f64 kernel runs on
-//! the CPU and dL/dZ is uploaded once (a fused GPU CCLP is its own issue).
+//! together; the backward only scales the saved gradient. Batches whose rows are all
+//! labelled (training) take the f32 kernel that never forms an N×N matrix
+//! (cpu/cclp_fused.rs); batches with unlabelled rows take the f64 host version
+//! (cpu/cclp.rs), which solves for their propagated labels. On a GPU this is a host
+//! step: Z (N×D) is read back and dL/dZ uploaded once.
 
 use crate::autograd::{Backward, BackwardCx, Saves, Tape, Var};
 use crate::cpu::cclp::cclp;
+use crate::cpu::cclp_fused::cclp_labelled;
 use crate::tensor::Tensor;
 use anyhow::Result;
 
@@ -40,10 +43,19 @@ pub fn cclp_loss(
 ) -> Result<Var> {
     let [n, d] = tape.shape(z).matrix("cclp: Z")?;
     super::gpu_of(tape, "cclp", &[z])?;
-    let zf = tape.value(z).to_host()?.to_f64();
-    let r = cclp(&zf, n, d, labels, classes, steps)?;
-    let out = super::scalar_on(tape, r.loss as f32)?;
-    let grad = Tensor::from_f64([n, d], &r.grad)?.to_pool(tape.pool())?;
+    let host = tape.value(z).to_host()?;
+    let (loss, grad) = match labels.iter().copied().collect::<Option<Vec<usize>>>() {
+        Some(all) => {
+            let r = cclp_labelled(host.data(), n, d, &all, classes, steps)?;
+            (r.loss, Tensor::from_vec([n, d], r.grad)?)
+        }
+        None => {
+            let r = cclp(&host.to_f64(), n, d, labels, classes, steps)?;
+            (r.loss, Tensor::from_f64([n, d], &r.grad)?)
+        }
+    };
+    let out = super::scalar_on(tape, loss as f32)?;
+    let grad = grad.to_pool(tape.pool())?;
     Ok(tape.push(out, &[z], CclpBack { z, grad }))
 }
 
