@@ -64,3 +64,9 @@ struct ParamSlot { float* p; const float* g; float* m; float* v; u64 n; };
 struct AdamWParams { u32 tensors; float beta1, beta2, eps, decay, step_size, inv_bc2_sqrt; u32 pad_; };
 // SGD (dampening 0, no Nesterov), m is the momentum buffer: m = μ·m + (g + wd·p); p −= lr·m.
 struct SgdParams { u32 tensors; float lr, momentum, weight_decay; };
+// knn_topk / gaussian_sums: nq queries, nr references of width d (≤ 16), need neighbours
+// kept (≤ 64), scale = −1/(2h²) for the Gaussian sums.
+struct KnnParams { u32 nq, nr, d, need; float scale; u32 pad_; };
+// The CCLP kernels: n rows of width d (≤ 16), classes, steps; partials = entries of the
+// loss partial-sum array; floor = ε/N, keep = 1 − ε, scale = −1/(S·N²).
+struct CclpParams { u32 n, d, classes, steps, partials, pad_; float floor, keep, scale; u32 pad2_; };

@@ -135,6 +135,45 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 5, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// The device CCLP (all rows labelled; class blocks past the sgemm kernel's 64-tile)
+    /// and the host step it falls back to (unlabelled rows) against the CPU.
+    #[test]
+    fn fused_cclp_matches_cpu(n in 1usize..150, d in 1usize..9, classes in 1usize..5, steps in 1usize..4,
+                              unlabelled in any::<bool>(), spread in 0.2f32..2.5) {
+        let z = Tensor::from_vec([n, d], seed_values(n * d, 21).iter().map(|v| v * spread).collect()).unwrap();
+        let labels: Vec<Option<usize>> = (0..n)
+            .map(|r| if unlabelled && r % 5 == 4 { None } else { Some((r * 7 + r / 4) % classes) })
+            .collect();
+        let r = on_every_gpu("cclp", &[z], &|tp, v| ops::cclp::cclp_loss(tp, v[0], &labels, classes, steps));
+        prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+    }
+
+    /// Nearest neighbours on the device are the CPU's, bit for bit (same summation order,
+    /// no contraction); Gaussian kernel sums agree to f32 rounding.
+    #[test]
+    fn knn_and_kernel_sums_match_cpu(nq in 1usize..300, nr in 1usize..700, d in 1usize..17, need in 1usize..65, h in 0.1f32..2.0) {
+        let need = need.min(nr);
+        let q = seed_values(nq * d, 31);
+        let r = seed_values(nr * d, 32);
+        let host = Pool::new();
+        for dev in gpu_test_devices().unwrap() {
+            let pool = Pool::on(dev).unwrap();
+            let want = ops::pairwise::nearest_sq(&host, &q, &r, d, need).unwrap();
+            let got = ops::pairwise::nearest_sq(&pool, &q, &r, d, need).unwrap();
+            prop_assert_eq!(&got.0, &want.0);
+            prop_assert_eq!(&got.1, &want.1);
+            let want = ops::pairwise::gaussian_sums(&host, &q, &r, d, h).unwrap();
+            let got = ops::pairwise::gaussian_sums(&pool, &q, &r, d, h).unwrap();
+            for (g, w) in got.iter().zip(&want) {
+                prop_assert!((g - w).abs() <= 1e-5 * w.abs() + 1e-30, "{g} vs {w}");
+            }
+        }
+    }
+}
+
 #[test]
 fn mixing_devices_in_one_op_names_both() {
     let pool = Pool::new();

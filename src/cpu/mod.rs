@@ -12,5 +12,6 @@ pub mod fastmath;
 pub mod gemm;
 pub mod linear;
 pub mod optim;
+pub mod pairwise;
 pub mod pool2d;
 pub mod softmax;

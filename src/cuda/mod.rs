@@ -9,6 +9,7 @@
 //! Only `ops` (and the tensor storage) reach into this module.
 
 #[cfg(feature = "cuda")]
+pub mod dcc_ops;
 pub mod driver;
 pub mod emu;
 pub mod nvrtc;

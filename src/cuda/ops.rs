@@ -38,6 +38,15 @@ pub const KERNELS: &[&str] = &[
     "conv2d_backward_weight",
     "adamw_step",
     "sgd_step",
+    "knn_topk",
+    "gaussian_sums",
+    "cclp_row_stats",
+    "cclp_block_build",
+    "cclp_block_terms",
+    "cclp_sum",
+    "cclp_block_e",
+    "cclp_block_rows",
+    "cclp_dense_grad",
 ];
 
 const B1: [u32; 3] = [BLOCK, 1, 1];

@@ -19,6 +19,8 @@ const FILES: &[(&str, &str)] = &[
     ("gemm.cu", include_str!("../../kernels/gemm.cu")),
     ("conv2d.cu", include_str!("../../kernels/conv2d.cu")),
     ("optim.cu", include_str!("../../kernels/optim.cu")),
+    ("cclp.cu", include_str!("../../kernels/cclp.cu")),
+    ("knn.cu", include_str!("../../kernels/knn.cu")),
 ];
 
 /// One kernel source file.

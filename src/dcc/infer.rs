@@ -10,7 +10,7 @@ pub use super::infer_table::{fmt_p, table};
 pub use super::inference::{
     ClassOverlap, Inference, References, SetInference, Thresholds, MIN_HELD_OUT_REFERENCES, SCHEMA,
 };
-use super::knn::{kth_distances, training_threshold};
+use super::knn::{kth_distances_on, training_threshold_on};
 use super::latents::{features, Features};
 use super::ood::{mean_distances, Calibration, MemberReferences, SetOod, MIN_CALIBRATION};
 use super::overlap::{mean_and_stderr, overlap};
@@ -434,6 +434,12 @@ pub fn infer(
         })
         .collect::<Result<_>>()?;
 
+    // The kNN references and their threshold depend on the member only, not the target.
+    let knn_train: Vec<Vec<f32>> = zc.iter().map(|m| m.concat()).collect();
+    let knn_threshold: Vec<f32> = knn_train
+        .iter()
+        .map(|t| Ok(training_threshold_on(&pool, t, d, th.knn_k)?.max(f32::MIN_POSITIVE)))
+        .collect::<Result<_>>()?;
     let mut sets = Vec::new();
     for (ti, ((t, post), set_level)) in targets.iter().zip(posts).zip(set_level).enumerate() {
         let zt: Vec<Vec<f32>> = (0..members)
@@ -460,9 +466,8 @@ pub fn infer(
             .expect("≥ 2 known classes");
         let mut ratio = vec![0.0; t.trust_rows.len()];
         for r in 0..members {
-            let train: Vec<f32> = zc[r].concat();
-            let thr = training_threshold(&train, d, th.knn_k)?.max(f32::MIN_POSITIVE);
-            let dk = kth_distances(&zt[r], &train, d, th.knn_k, false)?;
+            let (train, thr) = (&knn_train[r], knn_threshold[r]);
+            let dk = kth_distances_on(&pool, &zt[r], train, d, th.knn_k, false)?;
             for (acc, v) in ratio.iter_mut().zip(dk) {
                 *acc += (v / thr) as f64 / members as f64;
             }

@@ -56,6 +56,10 @@ params! {
     AdamWParams { tensors: u32, beta1: f32, beta2: f32, eps: f32, decay: f32, step_size: f32, inv_bc2_sqrt: f32, pad_: u32 }
     /// `sgd_step`.
     SgdParams { tensors: u32, lr: f32, momentum: f32, weight_decay: f32 }
+    /// `knn_topk`, `gaussian_sums`.
+    KnnParams { nq: u32, nr: u32, d: u32, need: u32, scale: f32, pad_: u32 }
+    /// The CCLP kernels.
+    CclpParams { n: u32, d: u32, classes: u32, steps: u32, partials: u32, pad_: u32, floor: f32, keep: f32, scale: f32, pad2_: u32 }
 }
 
 /// The pointwise activations with a backward rule from the output.

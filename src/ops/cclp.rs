@@ -2,8 +2,9 @@
 //! together; the backward only scales the saved gradient. Batches whose rows are all
 //! labelled (training) take the f32 kernel that never forms an N×N matrix
 //! (cpu/cclp_fused.rs); batches with unlabelled rows take the f64 host version
-//! (cpu/cclp.rs), which solves for their propagated labels. On a GPU this is a host
-//! step: Z (N×D) is read back and dL/dZ uploaded once.
+//! (cpu/cclp.rs), which solves for their propagated labels. On a GPU, all-labelled
+//! batches run the same algorithm on the device (ops/cclp_gpu.rs); batches with
+//! unlabelled rows are a host step there: Z is read back and dL/dZ uploaded once.
 
 use crate::autograd::{Backward, BackwardCx, Saves, Tape, Var};
 use crate::cpu::cclp::cclp;
@@ -42,9 +43,25 @@ pub fn cclp_loss(
     steps: usize,
 ) -> Result<Var> {
     let [n, d] = tape.shape(z).matrix("cclp: Z")?;
-    super::gpu_of(tape, "cclp", &[z])?;
+    let gpu = super::gpu_of(tape, "cclp", &[z])?;
+    let all_labelled = labels.iter().copied().collect::<Option<Vec<usize>>>();
+    if let (Some(gpu), Some(all)) = (&gpu, &all_labelled) {
+        if super::cclp_gpu::supported(d) && labels.len() == n {
+            let (out, grad) = super::cclp_gpu::cclp_labelled_gpu(
+                gpu,
+                tape.pool(),
+                tape.value(z),
+                n,
+                d,
+                all,
+                classes,
+                steps,
+            )?;
+            return Ok(tape.push(out, &[z], CclpBack { z, grad }));
+        }
+    }
     let host = tape.value(z).to_host()?;
-    let (loss, grad) = match labels.iter().copied().collect::<Option<Vec<usize>>>() {
+    let (loss, grad) = match all_labelled {
         Some(all) => {
             let r = cclp_labelled(host.data(), n, d, &all, classes, steps)?;
             (r.loss, Tensor::from_vec([n, d], r.grad)?)
