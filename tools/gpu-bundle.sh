@@ -8,7 +8,7 @@
 #   test-gpu          tests/gpu.rs, the GPU-vs-CPU differential tests
 #   bench-primitives  benches/primitives.rs         (cargo bench --no-run)
 #   bench-conv        benches/conv.rs
-#   gpu-check.sh, torch_bench.py, MANIFEST.txt (commit, build date, sizes, sha256)
+#   gpu-check.sh, torch_bench.py, torch_dcc_bench.py, MANIFEST.txt (commit, build date, sizes, sha256)
 #
 # Executables are found from cargo's JSON messages, debug info is stripped (the profiles
 # keep line tables) so the folder stays well under the 64 MiB a GPU run can carry.
@@ -98,7 +98,7 @@ for name in dcc test-lib test-gpu bench-primitives bench-conv; do
     chmod +x "$BUNDLE/$name"
     printf '  %-17s %7.1f MiB  <- %s\n' "$name" "$(stat -c %s "$BUNDLE/$name" | awk '{print $1 / 1048576}')" "${src#"$ROOT"/}"
 done
-cp tools/gpu-check.sh tools/torch_bench.py "$BUNDLE/"
+cp tools/gpu-check.sh tools/torch_bench.py tools/torch_dcc_bench.py "$BUNDLE/"
 
 # Still too big: drop the symbol tables too (panics then print no function names).
 size=$(du -sb "$BUNDLE" | cut -f1)
@@ -113,7 +113,7 @@ fi
     echo "gpu-bundle of $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes'), built $(date -u +%FT%TZ) on $(hostname)"
     echo "$(cargo --version), $(rustc --version)"
     echo "glibc needed: $(objdump -T "$BUNDLE/dcc" 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)"
-    (cd "$BUNDLE" && sha256sum dcc test-lib test-gpu bench-primitives bench-conv gpu-check.sh torch_bench.py)
+    (cd "$BUNDLE" && sha256sum dcc test-lib test-gpu bench-primitives bench-conv gpu-check.sh torch_bench.py torch_dcc_bench.py)
 } >"$BUNDLE/MANIFEST.txt"
 cat "$BUNDLE/MANIFEST.txt"
 

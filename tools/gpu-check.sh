@@ -13,7 +13,9 @@
 #   c. the GPU-vs-CPU differential tests (tests/gpu.rs) with DCC_TEST_DEVICE=cuda
 #   d. training throughput: `dcc bench train --device cuda` for both networks, and the same
 #      step in PyTorch (tools/torch_bench.py: eager fp32, AMP bf16 + channels_last, compile);
-#      tools/dcc_torch.py's latents against dcc's (tools/test_dcc_torch.py)
+#      tools/dcc_torch.py's latents against dcc's (tools/test_dcc_torch.py); the DCC kernels
+#      (`dcc bench cclp|knn --device cuda`, each checked against the CPU) beside PyTorch's
+#      composed CCLP and torch.cdist + topk (tools/torch_dcc_bench.py)
 #   e. one summary table; the full log and a JSON of the figures in $GPU_CHECK_OUT
 #      (gpu-check.log, gpu-check.json, steps/<step>.txt), default a new temporary folder.
 # Exits non-zero if any step failed or timed out.
@@ -38,6 +40,7 @@ trap 'rm -rf "$WORK"' EXIT
 BUDGET=${GPU_CHECK_BUDGET:-450}
 ARCH=${GPU_CHECK_ARCH:-sm_90}
 if [[ -f $BUNDLE/torch_bench.py ]]; then TORCH_BENCH=$BUNDLE/torch_bench.py; else TORCH_BENCH=$ROOT/tools/torch_bench.py; fi
+if [[ -f $BUNDLE/torch_dcc_bench.py ]]; then TORCH_DCC_BENCH=$BUNDLE/torch_dcc_bench.py; else TORCH_DCC_BENCH=$ROOT/tools/torch_dcc_bench.py; fi
 
 # PyTorch runs under the environment this script was given: the NVRTC folder found below
 # could otherwise shadow the CUDA libraries of its own wheels.
@@ -216,6 +219,13 @@ main() {
     step d-torch-small 150 "${TORCH_ENV[@]}" python3 -u "$TORCH_BENCH" --device cuda --net small --mode all
     step d-torch-inception 240 "${TORCH_ENV[@]}" python3 -u "$TORCH_BENCH" --device cuda --net inception --channels 2 --mode all
 
+    # d. the DCC kernels against PyTorch on the same GPU: fused CCLP fwd+bwd (N up to 8192)
+    #    and kNN of 10⁵ latents among 10⁶ (k = 10), each dcc result checked against the CPU
+    step d-dcc-cclp 60 "$BUNDLE/dcc" bench cclp --device cuda --n 120,1024,4096,8192 --reps 5
+    step d-torch-cclp 90 "${TORCH_ENV[@]}" python3 -u "$TORCH_DCC_BENCH" cclp --device cuda --n 120,1024,4096,8192 --reps 5
+    step d-dcc-knn 60 "$BUNDLE/dcc" bench knn --device cuda --queries 100000 --refs 1000000
+    step d-torch-knn 120 "${TORCH_ENV[@]}" python3 -u "$TORCH_DCC_BENCH" knn --device cuda --queries 100000 --refs 1000000
+
     # d. a run's weights in PyTorch: tools/dcc_torch.py rebuilds four networks trained by
     #    dcc here (tiny CPU runs) and must give dcc's latents (tools/test_dcc_torch.py)
     if "${TORCH_ENV[@]}" python3 -c "import torch, pytest, safetensors" 2>/dev/null; then
@@ -332,6 +342,19 @@ kernel_bench = {"device_copy_gbps": float(m.group(1)) if m else None, "rows": op
 if any("MISMATCH" in r for r in ops_rows):
     problems.append("d-dcc-ops: a primitive disagrees with the CPU")
 
+# d. the DCC kernels: dcc and PyTorch per size, and their ratio
+def times(name, pat):
+    return {m.group(1): float(m.group(2)) for m in re.finditer(pat, text(name), re.M)}
+dcc_kernels = {
+    "cclp_ms": {"dcc": times("d-dcc-cclp", r"^dcc cclp n=(\d+) on \S+: ([0-9.]+) ms"),
+                "torch": times("d-torch-cclp", r"^torch cclp n=(\d+) .*?: ([0-9.]+) ms")},
+    "knn_s": {"dcc": times("d-dcc-knn", r"^dcc knn (\S+) .*?: ([0-9.]+) s,"),
+              "torch": times("d-torch-knn", r"^torch knn (\S+) .*?: ([0-9.]+) s,")},
+}
+for step_name in ("d-dcc-cclp", "d-dcc-knn"):
+    if ran.get(step_name) == "0" and not dcc_kernels["cclp_ms" if "cclp" in step_name else "knn_s"]["dcc"]:
+        problems.append(f"{step_name}: no timing line")
+
 def fmt(v, spec):
     """format(v, spec), or a dash as wide as the field when there is no figure."""
     width = int(re.match(r"\d*", spec).group() or 0)
@@ -361,13 +384,21 @@ for net, r in train.items():
     for mode, e in r["torch_errors"].items():
         print(f"    torch {mode} failed: {e[:120]}")
 print()
+print("  DCC kernels (dcc on the GPU, checked against the CPU; PyTorch's composition on the same GPU)")
+for key, unit in (("cclp_ms", "ms"), ("knn_s", "s")):
+    r = dcc_kernels[key]
+    for size in sorted(set(r["dcc"]) | set(r["torch"]), key=lambda v: (len(v), v)):
+        d, t = r["dcc"].get(size), r["torch"].get(size)
+        q = t / d if d and t else None
+        print(f"    {key.split('_')[0]:<5} {size:<16} dcc {fmt(d, '10.3f')} {unit}  torch {fmt(t, '10.3f')} {unit}  torch ÷ dcc {fmt(q, '8.1f')}")
+print()
 ok = not problems
 print("  steps     " + ", ".join(f"{s['name']} {'ok' if s['status'] == '0' else s['status']} {s['seconds']}s" for s in steps))
 print(f"  result    {'OK' if ok else 'FAILED: ' + '; '.join(problems)}  ({os.environ.get('GPU_CHECK_SECONDS')} s)")
 
 figures = {"ok": ok, "problems": problems, "seconds": int(os.environ.get("GPU_CHECK_SECONDS", "0")),
            "gpu": gpu, "nvcc": nvcc, "nvrtc": nvrtc, "dcc_device": dcc_device, "kernels": kernels,
-           "tests": tests, "kernel_bench": kernel_bench, "train": train, "steps": steps}
+           "tests": tests, "kernel_bench": kernel_bench, "train": train, "dcc_kernels": dcc_kernels, "steps": steps}
 with open(os.path.join(out, "gpu-check.json"), "w") as f:
     json.dump(figures, f, indent=1)
 print(f"  figures   {os.path.join(out, 'gpu-check.json')}; log {os.path.join(out, 'gpu-check.log')}")

@@ -48,6 +48,12 @@ enum What {
     },
     /// The sgemm ceiling, single thread and all threads.
     Gemm,
+    /// The fused CCLP loss and gradient (f32) against the f64 host version, at several
+    /// batch sizes; tools/torch_dcc_bench.py cclp times PyTorch on the same inputs.
+    Cclp(super::bench_dcc::CclpArgs),
+    /// k-nearest-neighbour distances of latents, tiled (tools/torch_dcc_bench.py knn
+    /// times torch.cdist + topk on the same inputs).
+    Knn(super::bench_dcc::KnnArgs),
     /// Every primitive at the shapes the networks use, against the sgemm ceiling (on a
     /// GPU: against the measured device copy bandwidth and the bf16 tensor-core ceiling,
     /// each result checked against the CPU).
@@ -89,6 +95,8 @@ pub fn run(args: Args) -> Result<()> {
             );
             Ok(())
         }
+        What::Cclp(a) => super::bench_dcc::cclp(a),
+        What::Knn(a) => super::bench_dcc::knn(a),
         What::Ops { batch, device } => match crate::tensor::Device::select(&device)? {
             crate::tensor::Device::Cpu => primitives(batch),
             d => gpu_primitives(batch, d),

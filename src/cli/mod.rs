@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch: one file per subcommand, each with its `Args` and `run`.
 
 pub mod bench;
+mod bench_dcc;
 pub mod demo;
 pub mod demo_run;
 pub mod infer;
