@@ -7,6 +7,7 @@
     result = run.infer("data")                     # the infer.json content, as a dict
     ds = dcc.open_dataset("data")                  # images (memory-mapped) and catalog
     z = run.encode(ds.images[:64])                 # members × 64 × D latents (numpy)
+    dist, idx = dcc.nearest(z[0], z[0], k=10)      # tiled exact kNN (device="cuda" too)
 
 Every function runs dcc's own code in this process (the same as the `dcc` command, which
 this package installs too) and releases the GIL while it works, on dcc's own thread
@@ -38,6 +39,8 @@ __all__ = [
     "Run",
     "command",
     "infer",
+    "kernel_sums",
+    "nearest",
     "open_dataset",
     "set_threads",
     "simulate",
@@ -205,6 +208,30 @@ class Run:
             with open(Path(tmp) / "latents.csv", newline="", encoding="utf-8") as fh:
                 rows = list(csv.DictReader(fh))
             return z, rows
+
+
+def _latent_rows(x, what: str) -> np.ndarray:
+    a = np.asarray(x)
+    if a.ndim != 2:
+        raise ValueError(f"{what} must be a 2-D array (rows × dimensions), got shape {a.shape}")
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"{what} must be numbers, got dtype {a.dtype}")
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def nearest(queries, refs, k: int, device: str = "cpu"):
+    """The k nearest rows of `refs` for every row of `queries` (N×D and M×D, e.g. latents
+    from Run.encode or Run.latents): (distances N×k float32 ascending, indices N×k uint32).
+    Exact f32 distances computed tile by tile (no N×M matrix in memory), the kernel behind
+    the trust test's kNN score; device "cuda" runs it on a GPU (D ≤ 16, k ≤ 64)."""
+    return _dcc.nearest(_latent_rows(queries, "queries"), _latent_rows(refs, "refs"), int(k), device)
+
+
+def kernel_sums(queries, refs, bandwidth: float, device: str = "cpu") -> np.ndarray:
+    """For every row q of `queries`, sum_j exp(-|q - r_j|^2 / (2 h^2)) over the rows r_j of
+    `refs` (float64, unnormalised: divide by M (2 pi h^2)^(D/2) for a density), tile by tile."""
+    return _dcc.kernel_sums(_latent_rows(queries, "queries"), _latent_rows(refs, "refs"),
+                            float(bandwidth), device)
 
 
 def _console() -> None:

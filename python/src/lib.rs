@@ -9,8 +9,11 @@ use ::dcc::dcc::latents::encode;
 use ::dcc::dcc::run::RunInfo;
 use ::dcc::tensor::{Device, Pool};
 use clap::Parser;
-use numpy::ndarray::Array3;
-use numpy::{IntoPyArray, PyArray3, PyReadonlyArray4, PyUntypedArrayMethods};
+use numpy::ndarray::{Array1, Array2, Array3};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyArray3, PyReadonlyArray2, PyReadonlyArray4,
+    PyUntypedArrayMethods,
+};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -195,6 +198,74 @@ impl PyRun {
     }
 }
 
+fn rows<'a>(a: &'a PyReadonlyArray2<'_, f32>, what: &str) -> PyResult<(&'a [f32], usize, usize)> {
+    let shape = a.shape();
+    let data = a
+        .as_slice()
+        .map_err(|_| PyValueError::new_err(format!("{what} must be C-contiguous")))?;
+    Ok((data, shape[0], shape[1]))
+}
+
+/// The k nearest reference rows of every query row (float32, N×D and M×D): distances
+/// (N×k float32, ascending) and reference indices (N×k uint32). Tiled, exact f32, no N×M
+/// matrix; on a GPU (device "cuda") for D ≤ 16 and k ≤ 64.
+#[pyfunction]
+#[pyo3(signature = (queries, refs, k, device = "cpu"))]
+#[allow(clippy::type_complexity)]
+fn nearest<'py>(
+    py: Python<'py>,
+    queries: PyReadonlyArray2<'py, f32>,
+    refs: PyReadonlyArray2<'py, f32>,
+    k: usize,
+    device: &str,
+) -> PyResult<(Bound<'py, PyArray2<f32>>, Bound<'py, PyArray2<u32>>)> {
+    let (q, n, d) = rows(&queries, "queries")?;
+    let (r, _, dr) = rows(&refs, "refs")?;
+    if d != dr {
+        return Err(PyValueError::new_err(format!(
+            "queries have {d} columns but refs have {dr}"
+        )));
+    }
+    let nb = py
+        .detach(|| {
+            let pool = Pool::on(Device::select(device)?)?;
+            ::dcc::dcc::knn::nearest_on(&pool, q, r, d, k, false)
+        })
+        .map_err(dcc_err)?;
+    let dist =
+        Array2::from_shape_vec((n, k), nb.dist).map_err(|e| DccError::new_err(e.to_string()))?;
+    let index =
+        Array2::from_shape_vec((n, k), nb.index).map_err(|e| DccError::new_err(e.to_string()))?;
+    Ok((dist.into_pyarray(py), index.into_pyarray(py)))
+}
+
+/// Σ_j exp(−‖q − r_j‖² / (2h²)) for every query row over all reference rows (float64,
+/// unnormalised Gaussian kernel sums), tile by tile; on a GPU for D ≤ 16.
+#[pyfunction]
+#[pyo3(signature = (queries, refs, bandwidth, device = "cpu"))]
+fn kernel_sums<'py>(
+    py: Python<'py>,
+    queries: PyReadonlyArray2<'py, f32>,
+    refs: PyReadonlyArray2<'py, f32>,
+    bandwidth: f32,
+    device: &str,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let (q, _, d) = rows(&queries, "queries")?;
+    let (r, _, dr) = rows(&refs, "refs")?;
+    if d != dr {
+        return Err(PyValueError::new_err(format!(
+            "queries have {d} columns but refs have {dr}"
+        )));
+    }
+    let sums = py
+        .detach(|| {
+            let pool = Pool::on(Device::select(device)?)?;
+            ::dcc::ops::pairwise::gaussian_sums(&pool, q, r, d, bandwidth)
+        })
+        .map_err(dcc_err)?;
+    Ok(Array1::from_vec(sums).into_pyarray(py))
+}
+
 /// The `dcc._dcc` extension module.
 #[pymodule]
 fn _dcc(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -204,6 +275,8 @@ fn _dcc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_threads, m)?)?;
     m.add_function(wrap_pyfunction!(threads, m)?)?;
     m.add_function(wrap_pyfunction!(open_dataset, m)?)?;
+    m.add_function(wrap_pyfunction!(nearest, m)?)?;
+    m.add_function(wrap_pyfunction!(kernel_sums, m)?)?;
     m.add_class::<PyRun>()?;
     Ok(())
 }

@@ -157,3 +157,21 @@ def test_threads_are_sized_once(tmp_path):
     with pytest.raises(dcc.DccError, match="already runs"):
         dcc.set_threads(n + 1)
     assert os.cpu_count() >= 1
+
+
+def test_nearest_and_kernel_sums_match_numpy():
+    rng = np.random.default_rng(4)
+    q = rng.normal(size=(37, 7)).astype(np.float32)
+    r = rng.normal(size=(1500, 7)).astype(np.float32)
+    dist, idx = dcc.nearest(q, r, 5)
+    full = np.sqrt(((q[:, None, :].astype(np.float64) - r[None, :, :]) ** 2).sum(-1))
+    want = np.sort(full, axis=1)[:, :5]
+    assert dist.shape == (37, 5) and idx.dtype == np.uint32
+    np.testing.assert_allclose(dist, want, rtol=1e-6)
+    np.testing.assert_allclose(full[np.arange(37)[:, None], idx], want, rtol=1e-6)
+    s = dcc.kernel_sums(q, r, 0.7)
+    np.testing.assert_allclose(s, np.exp(-full ** 2 / (2 * 0.7 ** 2)).sum(1), rtol=1e-5)
+    with pytest.raises(dcc.DccError, match="reference latents"):
+        dcc.nearest(q, r[:3], 5)
+    with pytest.raises(ValueError, match="columns"):
+        dcc.nearest(q, r[:, :3], 2)
