@@ -14,6 +14,8 @@ use rayon::prelude::*;
 const TILE: usize = 512;
 /// Queries per parallel task.
 const QUERIES: usize = 16;
+/// Distances tested at once against the current k-th before any is looked at singly.
+const SCAN: usize = 16;
 
 /// References transposed (D × M) so that one query's distances vectorise over them.
 pub struct RefsT {
@@ -52,24 +54,104 @@ impl RefsT {
 
     /// Squared distances from `q` to references j0..j0 + out.len(), one dimension at a
     /// time over the whole tile (measured faster than keeping eight sums in registers
-    /// across dimensions: the loops stay unit-stride and free of bounds checks).
+    /// across dimensions: the loops stay unit-stride and free of bounds checks). Where
+    /// the CPU has AVX-512 the same loop runs 16 lanes wide (same operations, same bits).
     fn tile(&self, q: &[f32], j0: usize, out: &mut [f32]) {
-        let len = out.len();
-        for (k, &qk) in q.iter().enumerate() {
-            let col = &self.data[k * self.m + j0..k * self.m + j0 + len];
-            if k == 0 {
-                for (o, &c) in out.iter_mut().zip(col) {
-                    let t = qk - c;
-                    *o = t * t;
-                }
-            } else {
-                for (o, &c) in out.iter_mut().zip(col) {
-                    let t = qk - c;
-                    *o += t * t;
-                }
+        #[cfg(target_arch = "x86_64")]
+        if avx512() {
+            // SAFETY: the CPU reports AVX-512F, the only feature the variant enables.
+            unsafe { tile_avx512(&self.data, self.m, q, j0, out) };
+            return;
+        }
+        tile_body(&self.data, self.m, q, j0, out);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn avx512() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| std::is_x86_feature_detected!("avx512f"))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn tile_avx512(data: &[f32], m: usize, q: &[f32], j0: usize, out: &mut [f32]) {
+    tile_body(data, m, q, j0, out)
+}
+
+#[inline(always)]
+fn tile_body(data: &[f32], m: usize, q: &[f32], j0: usize, out: &mut [f32]) {
+    macro_rules! fixed {
+        ($($d:literal)*) => {
+            match q.len() {
+                $($d => return tile_fixed::<$d>(data, m, q, j0, out),)*
+                _ => {}
+            }
+        };
+    }
+    // D = 5…16 get register-resident sums (measured 1.4× at D = 7); below 5 the
+    // compiler's code for them was slower than the dimension-at-a-time loop below
+    // (0.30 s against 0.10 s at D = 3), and wider rows take that loop too.
+    fixed!(5 6 7 8 9 10 11 12 13 14 15 16);
+    let len = out.len();
+    for (k, &qk) in q.iter().enumerate() {
+        let col = &data[k * m + j0..k * m + j0 + len];
+        if k == 0 {
+            for (o, &c) in out.iter_mut().zip(col) {
+                let t = qk - c;
+                *o = t * t;
+            }
+        } else {
+            for (o, &c) in out.iter_mut().zip(col) {
+                let t = qk - c;
+                *o += t * t;
             }
         }
     }
+}
+
+/// Sixteen references at a time with their sums kept in registers across the D
+/// dimensions (D known at compile time); the tail as in `tile_body`.
+#[inline(always)]
+fn tile_fixed<const D: usize>(data: &[f32], m: usize, q: &[f32], j0: usize, out: &mut [f32]) {
+    let len = out.len();
+    let full = len - len % 16;
+    let qa: [f32; D] = q.try_into().expect("D values");
+    let cols: [&[f32]; D] = std::array::from_fn(|k| &data[k * m + j0..k * m + j0 + len]);
+    for j in (0..full).step_by(16) {
+        let mut acc = [0.0f32; 16];
+        for k in 0..D {
+            let c: &[f32; 16] = cols[k][j..j + 16].try_into().expect("16 values");
+            for l in 0..16 {
+                let t = qa[k] - c[l];
+                acc[l] = if k == 0 { t * t } else { acc[l] + t * t };
+            }
+        }
+        out[j..j + 16].copy_from_slice(&acc);
+    }
+    for j in full..len {
+        let mut acc = 0.0f32;
+        for k in 0..D {
+            let t = qa[k] - cols[k][j];
+            acc = if k == 0 { t * t } else { acc + t * t };
+        }
+        out[j] = acc;
+    }
+}
+
+/// The smallest value of `x` (+∞ when empty), sixteen lanes at a time.
+fn min_of(x: &[f32]) -> f32 {
+    let mut m = [f32::INFINITY; 16];
+    let chunks = x.chunks_exact(16);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for l in 0..16 {
+            m[l] = if c[l] < m[l] { c[l] } else { m[l] };
+        }
+    }
+    rest.iter()
+        .chain(m.iter())
+        .fold(f32::INFINITY, |a, &b| if b < a { b } else { a })
 }
 
 /// Whether any value of `x` is below `bound` (the top-k's vectorised early-out).
@@ -105,19 +187,27 @@ pub fn nearest_sq(queries: &[f32], refs: &RefsT, need: usize) -> (Vec<f32>, Vec<
                     let top_d = &mut dist[r * need..(r + 1) * need];
                     let top_i = &mut index[r * need..(r + 1) * need];
                     refs.tile(&queries[i * d..(i + 1) * d], j0, &mut buf[..len]);
-                    if !any_below(&buf[..len], top_d[need - 1]) {
+                    // After the first tiles almost none holds a distance below the
+                    // current k-th: a vectorised minimum skips the tile, a vectorised
+                    // test each chunk of 16, before any distance is looked at singly.
+                    if min_of(&buf[..len]) >= top_d[need - 1] {
                         continue;
                     }
-                    for (jj, &d2) in buf[..len].iter().enumerate() {
-                        if d2 < top_d[need - 1] {
-                            let mut p = need - 1;
-                            while p > 0 && top_d[p - 1] > d2 {
-                                top_d[p] = top_d[p - 1];
-                                top_i[p] = top_i[p - 1];
-                                p -= 1;
+                    for (c, chunk) in buf[..len].chunks(SCAN).enumerate() {
+                        if !any_below(chunk, top_d[need - 1]) {
+                            continue;
+                        }
+                        for (jj, &d2) in chunk.iter().enumerate() {
+                            if d2 < top_d[need - 1] {
+                                let mut p = need - 1;
+                                while p > 0 && top_d[p - 1] > d2 {
+                                    top_d[p] = top_d[p - 1];
+                                    top_i[p] = top_i[p - 1];
+                                    p -= 1;
+                                }
+                                top_d[p] = d2;
+                                top_i[p] = (j0 + c * SCAN + jj) as u32;
                             }
-                            top_d[p] = d2;
-                            top_i[p] = (j0 + jj) as u32;
                         }
                     }
                 }
