@@ -201,6 +201,15 @@ pub fn knn(a: KnnArgs) -> Result<()> {
         "dcc knn {}x{} d={} k={} on {} ({} threads): {t:.3} s, {:.2e} pairs/s, {gflops:.1} GFLOP/s (3·D per pair) against an sgemm ceiling of {ceiling:.1}; sum of k-th distances {kth:.6e}",
         a.queries, a.refs, a.d, a.k, pool.device(), rayon::current_num_threads(), pairs / t
     );
+    if pool.gpu().is_none() {
+        // Each task of 16 queries streams every reference once (from cache or DRAM).
+        let bytes = (a.queries.div_ceil(16) * a.refs * a.d * 4) as f64;
+        println!(
+            "  {:.1} GB/s of reference reads ({:.0} % of the sgemm ceiling's FLOP rate reached)",
+            bytes / t / 1e9,
+            100.0 * gflops / ceiling
+        );
+    }
     // Check: 64 evenly spread queries against an f64 full sort.
     let step = a.queries.div_ceil(64);
     let mut worst = 0f64;

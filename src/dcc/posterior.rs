@@ -6,6 +6,7 @@
 use super::kde::{linspace, quantile, trapezoid, Kde};
 use super::labels::LabelMap;
 use anyhow::{bail, Result};
+use rayon::prelude::*;
 use serde::Serialize;
 
 /// Grid points of the posterior.
@@ -49,7 +50,9 @@ pub fn posteriors(
     }
     let grid = linspace(lo, hi, GRID);
     let log_sigma: Vec<f64> = grid.iter().map(|&y| map.log_sigma(y)).collect();
+    // Sets in parallel (each set's product runs over the members in order).
     (0..names.len())
+        .into_par_iter()
         .map(|s| {
             let mut combined = vec![1.0; GRID];
             for (r, member) in z0.iter().enumerate() {
