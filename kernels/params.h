@@ -70,3 +70,5 @@ struct KnnParams { u32 nq, nr, d, need; float scale; u32 pad_; };
 // The CCLP kernels: n rows of width d (≤ 16), classes, steps; partials = entries of the
 // loss partial-sum array; floor = ε/N, keep = 1 − ε, scale = −1/(S·N²).
 struct CclpParams { u32 n, d, classes, steps, partials, pad_; float floor, keep, scale; u32 pad2_; };
+// kde_grid: `jobs` densities of `points` grid points each.
+struct KdeParams { u32 jobs, points; };

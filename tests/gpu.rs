@@ -174,6 +174,31 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 5, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Many 1-D densities in one device launch equal the host's, job by job.
+    #[test]
+    fn batched_densities_match_cpu(jobs in 1usize..12, points in 1usize..120, n in 1usize..400, h in 0.01f64..2.0) {
+        let samples: Vec<Vec<f64>> = (0..jobs)
+            .map(|b| seed_values(n + b, 40 + b as u64).iter().map(|&v| v as f64 * (1.0 + b as f64)).collect())
+            .collect();
+        let grids: Vec<Vec<f64>> = (0..jobs)
+            .map(|b| (0..points).map(|g| -3.0 + 6.0 * g as f64 / points as f64 + 0.1 * b as f64).collect())
+            .collect();
+        let list: Vec<ops::kde::KdeJob> = (0..jobs)
+            .map(|b| ops::kde::KdeJob { samples: &samples[b], bandwidth: h * (1.0 + 0.1 * b as f64), grid: &grids[b] })
+            .collect();
+        let want = ops::kde::densities(&Pool::new(), &list).unwrap();
+        for dev in gpu_test_devices().unwrap() {
+            let got = ops::kde::densities(&Pool::on(dev).unwrap(), &list).unwrap();
+            for (g, w) in got.iter().flatten().zip(want.iter().flatten()) {
+                prop_assert!((g - w).abs() <= 1e-12 * w.abs() + 1e-300, "{g} vs {w}");
+            }
+        }
+    }
+}
+
 #[test]
 fn mixing_devices_in_one_op_names_both() {
     let pool = Pool::new();

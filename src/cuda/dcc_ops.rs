@@ -2,7 +2,7 @@
 //! parameter struct and the geometry the kernel's header names.
 
 use super::{grid_1d, Gpu, BLOCK};
-use crate::kparams::{CclpParams, KnnParams};
+use crate::kparams::{CclpParams, KdeParams, KnnParams};
 use anyhow::Result;
 
 /// Widest latent the kNN and CCLP kernels take.
@@ -71,4 +71,10 @@ pub fn cclp_entries(
 /// out[0] = scale · Σ partial[0..p.partials).
 pub fn cclp_sum(gpu: &Gpu, p: &CclpParams, partial: u64, out: u64) -> Result<()> {
     gpu.launch("cclp_sum", [1, 1, 1], [BLOCK, 1, 1], p, &[partial, out])
+}
+
+/// Every job's density on its grid (f64; see kernels/kde.cu for the layout).
+pub fn kde_grid(gpu: &Gpu, p: &KdeParams, args: &[u64; 5]) -> Result<()> {
+    let total = p.jobs as u64 * p.points as u64;
+    gpu.launch("kde_grid", grid_1d(total), [BLOCK, 1, 1], p, args)
 }

@@ -39,6 +39,7 @@ pub const KERNELS: &[&str] = &[
     "adamw_step",
     "sgd_step",
     "knn_topk",
+    "kde_grid",
     "gaussian_sums",
     "cclp_row_stats",
     "cclp_block_build",

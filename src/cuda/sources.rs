@@ -21,6 +21,7 @@ const FILES: &[(&str, &str)] = &[
     ("optim.cu", include_str!("../../kernels/optim.cu")),
     ("cclp.cu", include_str!("../../kernels/cclp.cu")),
     ("knn.cu", include_str!("../../kernels/knn.cu")),
+    ("kde.cu", include_str!("../../kernels/kde.cu")),
 ];
 
 /// One kernel source file.

@@ -13,15 +13,14 @@ pub use super::inference::{
 use super::knn::{kth_distances_on, training_threshold_on};
 use super::latents::{features, Features};
 use super::ood::{mean_distances, Calibration, MemberReferences, SetOod, MIN_CALIBRATION};
-use super::overlap::{mean_and_stderr, overlap};
-use super::posterior::posteriors;
+use super::overlap::{mean_and_stderr, overlaps_on, OverlapPair};
+use super::posterior::posteriors_on;
 use super::run::{weights_file, RunInfo};
 use crate::data::dataset::{split_set_names, Dataset, OpenOptions};
 use crate::data::loader::{Loader, LoaderConfig, Split};
 use crate::nn::network::Network;
 use crate::tensor::Pool;
 use anyhow::{bail, Context, Result};
-use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -422,7 +421,7 @@ pub fn infer(
         .map(|m| m.iter().map(|v| col0(v)).collect())
         .collect();
     let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
-    let posts = posteriors(&z0, &names, &info.label_map)?;
+    let posts = posteriors_on(&pool, &z0, &names, &info.label_map)?;
     let set_level: Vec<SetEstimate> = (0..targets.len())
         .map(|t| {
             let per: Vec<&[f64]> = z0.iter().map(|m| m[t].as_slice()).collect();
@@ -452,18 +451,28 @@ pub fn infer(
         let pairs: Vec<(usize, usize)> = (0..info.sets.len())
             .flat_map(|ci| (0..members).map(move |r| (ci, r)))
             .collect();
-        let all: Vec<Result<f64>> = pairs
-            .par_iter()
-            .map(|&(ci, r)| overlap(&target_rest[r], &rest(&zc[r][ci])))
+        let known_rest: Vec<Vec<Vec<f64>>> =
+            pairs.iter().map(|&(ci, r)| rest(&zc[r][ci])).collect();
+        let labels: Vec<String> = pairs
+            .iter()
+            .map(|&(ci, r)| {
+                format!(
+                    "overlap of set '{}' with class '{}' (member {r})",
+                    t.name, info.sets[ci].name
+                )
+            })
             .collect();
-        let mut all = all.into_iter();
+        let jobs: Vec<OverlapPair> = pairs
+            .iter()
+            .zip(&known_rest)
+            .zip(&labels)
+            .map(|((&(_, r), k), what)| (what.as_str(), target_rest[r].as_slice(), k.as_slice()))
+            .collect();
+        let per_pair = overlaps_on(&pool, &jobs)?;
+        let mut all = per_pair.into_iter();
         let mut overlaps = Vec::new();
         for c in info.sets.iter() {
-            let per: Vec<f64> = all
-                .by_ref()
-                .take(members)
-                .collect::<Result<_>>()
-                .with_context(|| format!("overlap of set '{}' with class '{}'", t.name, c.name))?;
+            let per: Vec<f64> = all.by_ref().take(members).collect();
             let (mean, stderr) = mean_and_stderr(&per);
             overlaps.push(ClassOverlap {
                 class: c.name.clone(),

@@ -4,10 +4,6 @@
 //! and the overlap test.
 
 use anyhow::{bail, Result};
-use rayon::prelude::*;
-
-/// Grid points × samples above which `Kde::evaluate` spreads grid points over threads.
-const PARALLEL_WORK: usize = 1 << 18;
 
 /// Sample standard deviation (ddof = 1).
 pub fn std_ddof1(x: &[f64]) -> f64 {
@@ -53,26 +49,19 @@ impl<'a> Kde<'a> {
         self.bandwidth
     }
 
-    /// Density at each grid point. Grid points are evaluated in parallel once the work is
-    /// large (10⁵ test images × 500 posterior points); each point's sum runs over the
-    /// samples in order, so the result does not depend on the thread count.
+    /// Density at each grid point (in parallel over grid points when the work is large;
+    /// the same numbers at any thread count).
     pub fn evaluate(&self, grid: &[f64]) -> Vec<f64> {
-        let h = self.bandwidth;
-        let norm = 1.0 / (self.samples.len() as f64 * h * (2.0 * std::f64::consts::PI).sqrt());
-        let at = |x: f64| {
-            norm * self
-                .samples
-                .iter()
-                .map(|&s| {
-                    let u = (x - s) / h;
-                    (-0.5 * u * u).exp()
-                })
-                .sum::<f64>()
-        };
-        if grid.len() * self.samples.len() < PARALLEL_WORK {
-            return grid.iter().map(|&x| at(x)).collect();
+        crate::ops::kde::evaluate(self.samples, self.bandwidth, grid)
+    }
+
+    /// This density as a job for `ops::kde::densities` (many densities in one pass).
+    pub fn job<'g>(&'g self, grid: &'g [f64]) -> crate::ops::kde::KdeJob<'g> {
+        crate::ops::kde::KdeJob {
+            samples: self.samples,
+            bandwidth: self.bandwidth,
+            grid,
         }
-        grid.par_iter().map(|&x| at(x)).collect()
     }
 }
 

@@ -4,7 +4,10 @@
 //! standard error. A set's confidence is its largest overlap with any known set.
 
 use super::kde::{linspace, trapezoid, Kde};
-use anyhow::{bail, Result};
+use crate::ops::kde::densities;
+use crate::tensor::Pool;
+use anyhow::{bail, Context, Result};
+use rayon::prelude::*;
 
 /// Grid points of the projected densities.
 pub const GRID: usize = 100;
@@ -21,8 +24,14 @@ fn centre(rows: &[Vec<f64>]) -> Vec<f64> {
     c
 }
 
-/// Overlap of `target` with `known` (rows = latent vectors without dimension 0).
-pub fn overlap(target: &[Vec<f64>], known: &[Vec<f64>]) -> Result<f64> {
+/// One overlap's projected samples and grid, before its two densities are evaluated.
+struct Projected {
+    target: Vec<f64>,
+    known: Vec<f64>,
+    grid: Vec<f64>,
+}
+
+fn project(target: &[Vec<f64>], known: &[Vec<f64>]) -> Result<Projected> {
     if target.len() < 2 || known.len() < 2 {
         bail!(
             "overlap needs at least 2 latents per set, found {} and {}",
@@ -67,11 +76,53 @@ pub fn overlap(target: &[Vec<f64>], known: &[Vec<f64>]) -> Result<f64> {
         .chain(&pk)
         .cloned()
         .fold(f64::NEG_INFINITY, f64::max);
-    let grid = linspace(lo, hi, GRID);
-    let ft = Kde::new(&pt, "overlap: target set")?.evaluate(&grid);
-    let fk = Kde::new(&pk, "overlap: known set")?.evaluate(&grid);
-    let m: Vec<f64> = ft.iter().zip(&fk).map(|(a, b)| a.min(*b)).collect();
-    Ok(trapezoid(&m, &grid))
+    Ok(Projected {
+        grid: linspace(lo, hi, GRID),
+        target: pt,
+        known: pk,
+    })
+}
+
+/// Overlap of `target` with `known` (rows = latent vectors without dimension 0).
+pub fn overlap(target: &[Vec<f64>], known: &[Vec<f64>]) -> Result<f64> {
+    Ok(overlaps_on(&Pool::new(), &[("overlap", target, known)])?[0])
+}
+
+/// One overlap to compute: a name for its error messages, the target's and the known
+/// set's latent rows.
+pub type OverlapPair<'a> = (&'a str, &'a [Vec<f64>], &'a [Vec<f64>]);
+
+/// Overlaps of many (target, known) pairs, their densities evaluated together on the
+/// pool's device (one pass on the host, one kernel launch on a GPU).
+pub fn overlaps_on(pool: &Pool, pairs: &[OverlapPair]) -> Result<Vec<f64>> {
+    let projected: Vec<Projected> = pairs
+        .par_iter()
+        .map(|(what, t, k)| project(t, k).with_context(|| what.to_string()))
+        .collect::<Result<_>>()?;
+    let kdes: Vec<(Kde, Kde)> = projected
+        .iter()
+        .zip(pairs)
+        .map(|(p, (what, _, _))| {
+            Ok((
+                Kde::new(&p.target, &format!("{what}: target set"))?,
+                Kde::new(&p.known, &format!("{what}: known set"))?,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let jobs: Vec<_> = kdes
+        .iter()
+        .zip(&projected)
+        .flat_map(|((t, k), p)| [t.job(&p.grid), k.job(&p.grid)])
+        .collect();
+    let dens = densities(pool, &jobs)?;
+    Ok(projected
+        .iter()
+        .zip(dens.chunks(2))
+        .map(|(p, f)| {
+            let m: Vec<f64> = f[0].iter().zip(&f[1]).map(|(a, b)| a.min(*b)).collect();
+            trapezoid(&m, &p.grid)
+        })
+        .collect())
 }
 
 /// Mean and standard error (std ddof = 1 over √R; 0 for one member) of per-member values.

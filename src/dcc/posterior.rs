@@ -5,8 +5,9 @@
 
 use super::kde::{linspace, quantile, trapezoid, Kde};
 use super::labels::LabelMap;
+use crate::ops::kde::densities;
+use crate::tensor::Pool;
 use anyhow::{bail, Result};
-use rayon::prelude::*;
 use serde::Serialize;
 
 /// Grid points of the posterior.
@@ -39,6 +40,16 @@ pub fn posteriors(
     names: &[String],
     map: &LabelMap,
 ) -> Result<Vec<Posterior>> {
+    posteriors_on(&Pool::new(), z0, names, map)
+}
+
+/// `posteriors` with every (set, member) density evaluated together on the pool's device.
+pub fn posteriors_on(
+    pool: &Pool,
+    z0: &[Vec<Vec<f64>>],
+    names: &[String],
+    map: &LabelMap,
+) -> Result<Vec<Posterior>> {
     if z0.is_empty() {
         bail!("posterior: no ensemble member");
     }
@@ -50,18 +61,25 @@ pub fn posteriors(
     }
     let grid = linspace(lo, hi, GRID);
     let log_sigma: Vec<f64> = grid.iter().map(|&y| map.log_sigma(y)).collect();
-    // Sets in parallel (each set's product runs over the members in order).
-    (0..names.len())
-        .into_par_iter()
-        .map(|s| {
+    let kdes: Vec<Kde> = (0..names.len())
+        .flat_map(|s| (0..z0.len()).map(move |r| (s, r)))
+        .map(|(s, r)| {
+            Kde::new(
+                &z0[r][s],
+                &format!("posterior of set {} (member {r})", names[s]),
+            )
+        })
+        .collect::<Result<_>>()?;
+    let jobs: Vec<_> = kdes.iter().map(|k| k.job(&grid)).collect();
+    let dens = densities(pool, &jobs)?;
+    // Each set's product runs over the members in order.
+    dens.chunks(z0.len())
+        .enumerate()
+        .map(|(s, members)| {
             let mut combined = vec![1.0; GRID];
-            for (r, member) in z0.iter().enumerate() {
-                let kde = Kde::new(
-                    &member[s],
-                    &format!("posterior of set {} (member {r})", names[s]),
-                )?;
+            for (r, p) in members.iter().enumerate() {
                 let floor = if r == 0 { 0.0 } else { MEMBER_FLOOR };
-                for (c, p) in combined.iter_mut().zip(kde.evaluate(&grid)) {
+                for (c, p) in combined.iter_mut().zip(p) {
                     *c *= p + floor;
                 }
             }

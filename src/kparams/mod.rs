@@ -58,6 +58,8 @@ params! {
     SgdParams { tensors: u32, lr: f32, momentum: f32, weight_decay: f32 }
     /// `knn_topk`, `gaussian_sums`.
     KnnParams { nq: u32, nr: u32, d: u32, need: u32, scale: f32, pad_: u32 }
+    /// `kde_grid`.
+    KdeParams { jobs: u32, points: u32 }
     /// The CCLP kernels.
     CclpParams { n: u32, d: u32, classes: u32, steps: u32, partials: u32, pad_: u32, floor: f32, keep: f32, scale: f32, pad2_: u32 }
 }

@@ -10,6 +10,7 @@ pub mod concat;
 pub mod conv2d;
 pub mod dropout;
 pub mod host;
+pub mod kde;
 pub mod linear;
 pub mod maxpool;
 pub mod optim;
