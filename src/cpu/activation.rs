@@ -18,18 +18,99 @@ const SELU_SCALE_F64: f64 = 1.050_700_987_355_480_5;
 
 pub use crate::kparams::Activation;
 
+/// ELU (α = 1) of one value: the loop body every ELU kernel shares, so fused and unfused
+/// passes give the same bits.
+#[inline(always)]
+pub fn elu(x: f32) -> f32 {
+    let neg = ELU_ALPHA * expm1(x);
+    if x > 0.0 {
+        x
+    } else {
+        neg
+    }
+}
+
+/// ELU's backward from its output: g for y > 0, g·(y + α) otherwise.
+#[inline(always)]
+pub fn elu_grad(g: f32, y: f32) -> f32 {
+    if y > 0.0 {
+        g
+    } else {
+        g * (y + ELU_ALPHA)
+    }
+}
+
+/// ELU then channel dropout in one pass: e = elu(x) (kept for the backward) and
+/// y = e·factor(b) for block b of `inner` elements (feature map (n, c)).
+pub fn elu_blocks_forward(
+    mask: &super::dropout::Mask,
+    inner: usize,
+    x: &[f32],
+    e: &mut [f32],
+    y: &mut [f32],
+) {
+    if inner == 0 {
+        return;
+    }
+    let per_task = (CHUNK / inner).max(1);
+    let span = inner * per_task;
+    y.par_chunks_mut(span)
+        .zip(e.par_chunks_mut(span))
+        .zip(x.par_chunks(span))
+        .enumerate()
+        .for_each(|(t, ((y, e), x))| {
+            let blocks = y
+                .chunks_mut(inner)
+                .zip(e.chunks_mut(inner))
+                .zip(x.chunks(inner));
+            for (k, ((y, e), x)) in blocks.enumerate() {
+                let f = mask.factor((t * per_task + k) as u64);
+                for ((y, e), &x) in y.iter_mut().zip(e.iter_mut()).zip(x) {
+                    let v = elu(x);
+                    *e = v;
+                    *y = v * f;
+                }
+            }
+        });
+}
+
+/// The backward of `elu_blocks_forward`: dx = elu′(dy·factor(b)) from the saved e, the
+/// same operations in the same order as channel dropout's backward followed by ELU's.
+pub fn elu_blocks_backward(
+    mask: &super::dropout::Mask,
+    inner: usize,
+    dy: &[f32],
+    e: &[f32],
+    dx: &mut [f32],
+) {
+    if inner == 0 {
+        return;
+    }
+    let per_task = (CHUNK / inner).max(1);
+    let span = inner * per_task;
+    dx.par_chunks_mut(span)
+        .zip(dy.par_chunks(span))
+        .zip(e.par_chunks(span))
+        .enumerate()
+        .for_each(|(t, ((dx, dy), e))| {
+            let blocks = dx
+                .chunks_mut(inner)
+                .zip(dy.chunks(inner))
+                .zip(e.chunks(inner));
+            for (k, ((dx, dy), e)) in blocks.enumerate() {
+                let f = mask.factor((t * per_task + k) as u64);
+                for ((dx, &dy), &e) in dx.iter_mut().zip(dy).zip(e) {
+                    *dx = elu_grad(dy * f, e);
+                }
+            }
+        });
+}
+
 /// out = act(x).
 pub fn forward(act: Activation, out: &mut [f32], x: &[f32]) {
     match act {
         Activation::Relu => map(out, x, |x| x.max(0.0)),
-        Activation::Elu => map(out, x, |x| {
-            let neg = ELU_ALPHA * expm1(x);
-            if x > 0.0 {
-                x
-            } else {
-                neg
-            }
-        }),
+        Activation::Elu => map(out, x, elu),
         Activation::Selu => map(out, x, |x| {
             let neg = (SELU_SCALE * SELU_ALPHA) * expm1(x);
             if x > 0.0 {
@@ -56,7 +137,7 @@ fn update(g: &mut [f32], y: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) {
 pub fn backward(act: Activation, g: &mut [f32], y: &[f32]) {
     match act {
         Activation::Relu => update(g, y, |g, y| if y > 0.0 { g } else { 0.0 }),
-        Activation::Elu => update(g, y, |g, y| if y > 0.0 { g } else { g * (y + ELU_ALPHA) }),
+        Activation::Elu => update(g, y, elu_grad),
         Activation::Selu => update(g, y, |g, y| {
             if y > 0.0 {
                 g * SELU_SCALE

@@ -8,7 +8,8 @@ use crate::autograd::{Tape, Var};
 use crate::ops::activation::{elu, selu};
 use crate::ops::concat::concat_channels;
 use crate::ops::conv2d::{conv2d, Conv2dParams};
-use crate::ops::dropout::{channel_dropout, dropout};
+use crate::ops::dropout::dropout;
+use crate::ops::fused::elu_channel_dropout;
 use crate::ops::linear::linear;
 use crate::ops::maxpool::max_pool2d;
 use crate::ops::reshape::flatten;
@@ -119,15 +120,16 @@ fn mix(seed: u64, tag: u64) -> u64 {
 impl ConvUnit {
     fn forward(&self, tape: &mut Tape, p: &Bound, x: Var, mode: &Mode, tag: u64) -> Result<Var> {
         let c = conv2d(tape, x, p.var(self.w), Some(p.var(self.b)), self.params)?;
-        let y = elu(tape, c)?;
+        // ELU and channel dropout as one pass (ops/fused.rs; the same bits as the two).
+        let y = if self.dropout > 0.0 && mode.training {
+            elu_channel_dropout(tape, c, self.dropout, mix(mode.seed, tag), true)?
+        } else {
+            elu(tape, c)?
+        };
         // The pre-activation is read by nothing in backward (conv saves its input, ELU
         // its output): freeing it now cuts the forward's peak memory by about a third.
         tape.release(c);
-        if self.dropout > 0.0 && mode.training {
-            channel_dropout(tape, y, self.dropout, mix(mode.seed, tag), true)
-        } else {
-            Ok(y)
-        }
+        Ok(y)
     }
 }
 

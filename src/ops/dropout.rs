@@ -54,7 +54,7 @@ pub fn layer_seed(run_seed: u64, step: u64, layer: u64) -> u64 {
     crate::seed::derive(run_seed, step, layer)
 }
 
-fn check_p(what: &str, p: f32) -> Result<()> {
+pub(crate) fn check_p(what: &str, p: f32) -> Result<()> {
     if !(0.0..=1.0).contains(&p) {
         bail!("{what}: drop probability p must be in [0, 1], found {p}");
     }

@@ -9,6 +9,7 @@ pub mod cclp_gpu;
 pub mod concat;
 pub mod conv2d;
 pub mod dropout;
+pub mod fused;
 pub mod host;
 pub mod kde;
 pub mod linear;
