@@ -159,7 +159,19 @@ fn train(
     let gflops = ips * 3.0 * flops / 1e9;
     println!("dcc bench train: net {net}, {nparams} parameters, batch {batch}, {channels}×100×100, device {}, {} threads",
              trainer.device(), rayon::current_num_threads());
-    println!("  {ips:.1} images/s ({:.1} ms/step, ≈{gflops:.1} GFLOP/s at 3× forward FLOPs of {:.2} MFLOP/image)",
+    // On the host, the sgemm ceiling measured now (after the timed steps, so it does not
+    // warm or cool what was timed) says how far from the machine's limit the step runs.
+    let ceiling = match trainer.pool.gpu() {
+        None => {
+            let (_, all) = gemm_ceiling();
+            format!(
+                "; sgemm ceiling {all:.1} GFLOP/s, {:.0} % of it",
+                100.0 * gflops / all
+            )
+        }
+        Some(_) => String::new(),
+    };
+    println!("  {ips:.1} images/s ({:.1} ms/step, ≈{gflops:.1} GFLOP/s at 3× forward FLOPs of {:.2} MFLOP/image{ceiling})",
              1e3 * secs / steps as f64, flops / 1e6);
     println!("  last loss {last:.4}; fresh buffer allocations over {steps} timed steps: {fresh}");
     if let Some(b) = peak_rss_bytes() {
