@@ -51,6 +51,13 @@ static __device__ __forceinline__ float knn_d2(const float* q, const float* tile
     return s;
 }
 
+// Query i's d values into registers (zeros past d, and for a thread with no query).
+static __device__ __forceinline__ void knn_load_query(const KnnParams& p, const float* q, u32 i,
+                                                      bool live, float* qi) {
+#pragma unroll
+    for (u32 k = 0; k < KNN_MAX_D; ++k) qi[k] = live && k < p.d ? q[(u64)i * p.d + k] : 0.0f;
+}
+
 extern "C" __global__ __launch_bounds__(KNN_BLOCK) void knn_topk(KnnParams p, const float* q,
                                                                  const float* rt, float* dist,
                                                                  u32* index) {
@@ -58,8 +65,7 @@ extern "C" __global__ __launch_bounds__(KNN_BLOCK) void knn_topk(KnnParams p, co
     u32 i = blockIdx.x * blockDim.x + threadIdx.x;
     bool live = i < p.nq;
     float qi[KNN_MAX_D];
-#pragma unroll
-    for (u32 k = 0; k < KNN_MAX_D; ++k) qi[k] = live && k < p.d ? q[(u64)i * p.d + k] : 0.0f;
+    knn_load_query(p, q, i, live, qi);
     float best[KNN_MAX_K];
     u32 idx[KNN_MAX_K];
     for (u32 t = 0; t < p.need; ++t) {
@@ -103,8 +109,7 @@ extern "C" __global__ __launch_bounds__(KNN_BLOCK) void gaussian_sums(KnnParams 
     u32 i = blockIdx.x * blockDim.x + threadIdx.x;
     bool live = i < p.nq;
     float qi[KNN_MAX_D];
-#pragma unroll
-    for (u32 k = 0; k < KNN_MAX_D; ++k) qi[k] = live && k < p.d ? q[(u64)i * p.d + k] : 0.0f;
+    knn_load_query(p, q, i, live, qi);
     double total = 0.0;
     for (u32 j0 = 0; j0 < p.nr; j0 += KNN_TILE) {
         __syncthreads();

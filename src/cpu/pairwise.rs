@@ -42,16 +42,6 @@ impl RefsT {
         self.data
     }
 
-    /// Number of references.
-    pub fn len(&self) -> usize {
-        self.m
-    }
-
-    /// True when there are no references.
-    pub fn is_empty(&self) -> bool {
-        self.m == 0
-    }
-
     /// Squared distances from `q` to references j0..j0 + out.len(), one dimension at a
     /// time over the whole tile (measured faster than keeping eight sums in registers
     /// across dimensions: the loops stay unit-stride and free of bounds checks). Where

@@ -52,7 +52,7 @@ pub fn term_blocks(total: usize) -> u32 {
 }
 
 /// A grid-stride CCLP kernel over `total` items (`cclp_block_build`, `cclp_block_e`,
-/// `cclp_block_rows`); `cclp_block_terms` uses `term_blocks(total)` blocks.
+/// `cclp_block_rows`).
 pub fn cclp_entries(
     gpu: &Gpu,
     name: &'static str,
@@ -60,12 +60,19 @@ pub fn cclp_entries(
     total: usize,
     args: &[u64],
 ) -> Result<()> {
-    let grid = if name == "cclp_block_terms" {
-        [term_blocks(total), 1, 1]
-    } else {
-        grid_1d(total as u64)
-    };
-    gpu.launch(name, grid, [BLOCK, 1, 1], p, args)
+    gpu.launch(name, grid_1d(total as u64), [BLOCK, 1, 1], p, args)
+}
+
+/// `cclp_block_terms` over `total` block entries: `term_blocks(total)` blocks, one loss
+/// partial sum each.
+pub fn cclp_terms(gpu: &Gpu, p: &CclpParams, total: usize, args: &[u64; 5]) -> Result<()> {
+    gpu.launch(
+        "cclp_block_terms",
+        [term_blocks(total), 1, 1],
+        [BLOCK, 1, 1],
+        p,
+        args,
+    )
 }
 
 /// out[0] = scale · Σ partial[0..p.partials).

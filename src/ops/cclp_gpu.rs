@@ -132,7 +132,7 @@ pub fn cclp_labelled_gpu(
         let gs = alloc(total)?;
         let part = partial.ptr() + (8 * term_blocks * s) as u64;
         let args = [offs_d.ptr(), boff_d.ptr(), pw.ptr(), gs.ptr(), part];
-        dk::cclp_entries(gpu, "cclp_block_terms", &p, total, &args)?;
+        dk::cclp_terms(gpu, &p, total, &args)?;
         g.push(gs);
     }
     let loss = Tensor::alloc_in(pool, [1])?;

@@ -42,21 +42,6 @@ pub fn evaluate(samples: &[f64], h: f64, grid: &[f64]) -> Vec<f64> {
     grid.par_iter().map(|&x| at(x)).collect()
 }
 
-fn upload_f64(pool: &Pool, v: &[f64]) -> Result<Tensor> {
-    let words: Vec<f32> = v
-        .iter()
-        .flat_map(|x| {
-            let b = x.to_bits();
-            [f32::from_bits(b as u32), f32::from_bits((b >> 32) as u32)]
-        })
-        .collect();
-    Tensor::from_vec(
-        [words.len().max(1)],
-        if words.is_empty() { vec![0.0] } else { words },
-    )?
-    .to_pool(pool)
-}
-
 /// Every job's density on its grid, on the pool's device. On a GPU all grids must have
 /// the same length (one launch); on the host any lengths.
 pub fn densities(pool: &Pool, jobs: &[KdeJob]) -> Result<Vec<Vec<f64>>> {
@@ -93,10 +78,13 @@ pub fn densities(pool: &Pool, jobs: &[KdeJob]) -> Result<Vec<Vec<f64>>> {
     let h: Vec<f64> = jobs.iter().map(|j| j.bandwidth).collect();
     let grid: Vec<f64> = jobs.iter().flat_map(|j| j.grid.iter().copied()).collect();
     let (s_d, st_d) = (
-        upload_f64(pool, &samples)?,
+        super::upload_f64(pool, &samples)?,
         super::upload_words(pool, &start)?,
     );
-    let (h_d, g_d) = (upload_f64(pool, &h)?, upload_f64(pool, &grid)?);
+    let (h_d, g_d) = (
+        super::upload_f64(pool, &h)?,
+        super::upload_f64(pool, &grid)?,
+    );
     let out = Tensor::alloc_in(pool, [2 * jobs.len() * points])?;
     let p = KdeParams {
         jobs: jobs.len() as u32,
@@ -107,10 +95,6 @@ pub fn densities(pool: &Pool, jobs: &[KdeJob]) -> Result<Vec<Vec<f64>>> {
         &p,
         &[s_d.ptr(), st_d.ptr(), h_d.ptr(), g_d.ptr(), out.ptr()],
     )?;
-    let words = out.to_host()?.into_vec();
-    let all: Vec<f64> = words
-        .chunks_exact(2)
-        .map(|w| f64::from_bits(w[0].to_bits() as u64 | (w[1].to_bits() as u64) << 32))
-        .collect();
+    let all = super::read_f64(&out, jobs.len() * points)?;
     Ok(all.chunks(points).map(|c| c.to_vec()).collect())
 }

@@ -75,6 +75,29 @@ pub(crate) fn upload_words(pool: &crate::tensor::Pool, words: &[i32]) -> Result<
     Ok(t)
 }
 
+/// A device tensor holding `values` as f64 (two 32-bit words each, low word first).
+pub(crate) fn upload_f64(pool: &crate::tensor::Pool, values: &[f64]) -> Result<Tensor> {
+    let words: Vec<f32> = values
+        .iter()
+        .flat_map(|x| {
+            let b = x.to_bits();
+            [f32::from_bits(b as u32), f32::from_bits((b >> 32) as u32)]
+        })
+        .collect();
+    let words = if words.is_empty() { vec![0.0] } else { words };
+    Tensor::from_vec([words.len()], words)?.to_pool(pool)
+}
+
+/// The first `n` f64 values a kernel wrote into `t` (the layout of `upload_f64`).
+pub(crate) fn read_f64(t: &Tensor, n: usize) -> Result<Vec<f64>> {
+    let words = t.to_host()?.into_vec();
+    Ok(words
+        .chunks_exact(2)
+        .take(n)
+        .map(|w| f64::from_bits(w[0].to_bits() as u64 | (w[1].to_bits() as u64) << 32))
+        .collect())
+}
+
 /// grad_out[0]·pattern for a scalar-output op whose gradient pattern was computed on
 /// the host (CCLP, the distance anchor): on a GPU the pattern is uploaded and scaled
 /// there, so the scalar gradient is never read back.

@@ -116,10 +116,5 @@ pub fn gaussian_sums(
     let (q, rt, p) = upload(pool, queries, refs, d, 0, scale)?;
     let out = Tensor::alloc_in(pool, [(2 * nq).max(1)])?;
     dk::gaussian_sums(gpu, &p, q.ptr(), rt.ptr(), out.ptr())?;
-    let words = out.to_host()?.into_vec();
-    Ok(words
-        .chunks_exact(2)
-        .take(nq)
-        .map(|w| f64::from_bits(w[0].to_bits() as u64 | (w[1].to_bits() as u64) << 32))
-        .collect())
+    super::read_f64(&out, nq)
 }
