@@ -13,6 +13,12 @@
 // Layout: flat contiguous f32 x and y (y may alias x), n elements.
 // Geometry: 1-D grid-stride, block 256, any grid.
 //
+// elu_dropout_slab_forward / _backward (src/cpu/elu_dropout.rs): ELU, channel dropout and
+// concatenation in one pass; one part of the output at a time. Index i runs over the
+// part's outer×c×inner elements, map b = i / inner, (o, j) = (b / c, b % c), and the
+// output element is (o·c_total + offset + j)·inner + i % inner. Backward never reads
+// ELU's output: e = y / f where the map was kept; where dropped, dx = dy·0.
+//
 // Versions:
 // 1. scalar grid-stride loop, one hash per element (inner > 1: one u64 division each);
 // 2. (kept, inner = 1) 16-byte float4 loads/stores when x and y are 16-byte aligned
@@ -27,9 +33,14 @@ static __device__ __forceinline__ u32 dropout_mix32(u32 x) {
     return x ^ (x >> 16);
 }
 
+static __device__ __forceinline__ float mask_factor(u32 k0, u32 k1, u32 threshold, float scale,
+                                                   u64 b) {
+    const u32 h = dropout_mix32(dropout_mix32((u32)b ^ k0) ^ (u32)(b >> 32) ^ k1);
+    return h >= threshold ? scale : 0.0f;
+}
+
 static __device__ __forceinline__ float dropout_factor(const DropoutParams& p, u64 b) {
-    const u32 h = dropout_mix32(dropout_mix32((u32)b ^ p.k0) ^ (u32)(b >> 32) ^ p.k1);
-    return h >= p.threshold ? p.scale : 0.0f;
+    return mask_factor(p.k0, p.k1, p.threshold, p.scale, b);
 }
 
 extern "C" __global__ void dropout_apply(DropoutParams p, const float* x, float* y) {
@@ -58,4 +69,37 @@ extern "C" __global__ void dropout_apply(DropoutParams p, const float* x, float*
         done = n4 << 2;
     }
     for (u64 i = done + tid; i < n; i += stride) y[i] = x[i] * dropout_factor(p, i);
+}
+
+static __device__ __forceinline__ u64 slab_at(const SlabParams& p, u64 i, u64* map) {
+    const u64 b = i / p.inner;
+    *map = b;
+    const u64 o = b / p.c, j = b % p.c;
+    return (o * p.c_total + p.offset + j) * p.inner + (i - b * p.inner);
+}
+
+extern "C" __global__ void elu_dropout_slab_forward(SlabParams p, const float* x, float* y) {
+    const u64 n = p.outer * p.c * p.inner;
+    const u64 stride = (u64)gridDim.x * blockDim.x;
+    for (u64 i = (u64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        u64 b;
+        const u64 at = slab_at(p, i, &b);
+        const float v = x[i];
+        const float e = v > 0.0f ? v : expm1f(v);
+        y[at] = e * mask_factor(p.k0, p.k1, p.threshold, p.scale, b);
+    }
+}
+
+extern "C" __global__ void elu_dropout_slab_backward(SlabParams p, const float* dy, const float* y,
+                                                     float* dx) {
+    const u64 n = p.outer * p.c * p.inner;
+    const u64 stride = (u64)gridDim.x * blockDim.x;
+    for (u64 i = (u64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        u64 b;
+        const u64 at = slab_at(p, i, &b);
+        const float f = mask_factor(p.k0, p.k1, p.threshold, p.scale, b);
+        const float g = dy[at] * f;
+        const float e = f != 0.0f ? __fdiv_rn(y[at], f) : 0.0f;
+        dx[i] = e > 0.0f ? g : g * (e + 1.0f);
+    }
 }

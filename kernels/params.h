@@ -18,6 +18,12 @@ struct ActParams { u64 n; int kind; int pad_; };
 // dropout_apply: y[i] = x[i]·factor(i / inner); the mask hash of src/cpu/dropout.rs.
 struct DropoutParams { u64 n; u64 inner; u32 k0; u32 k1; u32 threshold; float scale; };
 
+// elu_dropout_slab_forward: y[o, offset + j, i] = elu(x[o, j, i])·factor(o·c + j) for x
+// outer×c×inner and y outer×c_total×inner (channel dropout's mask, ELU as act_forward).
+// elu_dropout_slab_backward: dx[o, j, i] = elu′(dy·f) read at (o, offset + j, i) of dy
+// and y, ELU's output recovered as y / f (f = 0: dropped, dx = dy·0).
+struct SlabParams { u64 outer; u64 inner; u32 c, c_total, offset, k0, k1, threshold; float scale; u32 pad_; };
+
 // maxpool_*: N×C×H×W → N×C×Ho×Wo, window k, stride s, padding p (-inf); argmax byte
 // = ky·k + kx of the chosen element (first maximum in row-major window order; NaN wins).
 struct PoolParams { u32 n, c, h, w, k, s, p, ho, wo; u32 pad_; };

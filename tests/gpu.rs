@@ -81,6 +81,19 @@ proptest! {
     }
 
     #[test]
+    fn fused_elu_dropout_concat_matches_cpu(n in 1usize..4, ca in 1usize..5, cb in 1usize..5, hw in 1usize..40,
+                                            seed in any::<u64>(), p in 0.0f32..0.9, training in any::<bool>()) {
+        let ins = [t(&[n, ca, hw], 10), t(&[n, cb, hw], 11)];
+        let r = on_every_gpu("elu+channel_dropout (concat)", &ins, &|tp, v| {
+            let mut op = ops::fused::EluDropConcat::new(ca + cb, training);
+            op.add(tp, v[0], p, seed)?;
+            op.add(tp, v[1], p, seed ^ 3)?;
+            op.finish(tp)
+        });
+        prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+    }
+
+    #[test]
     fn channels_columns_and_transpose_match_cpu(n in 1usize..4, ca in 1usize..4, cb in 1usize..4, inner in 1usize..9, keep in 0usize..5) {
         let ins = [t(&[n, ca, inner], 10), t(&[n, cb, inner], 11)];
         let r = on_every_gpu("concat/split", &ins, &|tp, v| {

@@ -51,6 +51,8 @@ pub trait Backward: Send {
 struct Node {
     out: Var,
     rule: Box<dyn Backward>,
+    /// The values `rule` reads (from its `saves`).
+    reads: Vec<usize>,
 }
 
 /// Records a computation. Parameters are borrowed for the tape's lifetime `'p`;
@@ -65,6 +67,7 @@ pub struct Tape<'p> {
     nodes: Vec<Node>,
     pool: Pool,
     recording: bool,
+    release_in_backward: bool,
     profile: Option<(Instant, Profile)>,
 }
 
@@ -99,6 +102,7 @@ impl<'p> Tape<'p> {
             nodes: Vec::new(),
             pool: pool.clone(),
             recording: true,
+            release_in_backward: false,
             profile: None,
         }
     }
@@ -107,6 +111,16 @@ impl<'p> Tape<'p> {
     /// previous value was recorded (so start right before the first primitive).
     pub fn enable_profile(&mut self) {
         self.profile = Some((Instant::now(), Profile::default()));
+    }
+
+    /// Charges the time since the last recorded value to `name` as forward time without
+    /// recording anything (an op built in several steps between other primitives).
+    pub fn charge(&mut self, name: &'static str) {
+        if let Some((last, prof)) = &mut self.profile {
+            let now = Instant::now();
+            prof.by_op.entry(name).or_default().0 += (now - *last).as_secs_f64();
+            *last = now;
+        }
     }
 
     /// The timings so far (forward; backward after `backward` ran).
@@ -222,17 +236,20 @@ impl<'p> Tape<'p> {
         let v = self.record(Slot::Owned(out), needs);
         if needs {
             let saves = rule.saves();
+            let mut reads = Vec::new();
             if matches!(saves, Saves::Inputs | Saves::All) {
-                for i in inputs {
-                    self.saved[i.0] = true;
-                }
+                reads.extend(inputs.iter().map(|i| i.0));
             }
             if matches!(saves, Saves::Output | Saves::All) {
-                self.saved[v.0] = true;
+                reads.push(v.0);
+            }
+            for &i in &reads {
+                self.saved[i] = true;
             }
             self.nodes.push(Node {
                 out: v,
                 rule: Box::new(rule),
+                reads,
             });
         }
         v
@@ -262,6 +279,24 @@ impl<'p> Tape<'p> {
         self.backward_with(loss, seed)
     }
 
+    /// `backward`, returning each forward value's storage to the pool as soon as no
+    /// remaining backward rule reads it, so the gradients reuse it (a training step's
+    /// peak memory). The tape's values must not be read afterwards.
+    pub fn backward_releasing(&mut self, loss: Var) -> Result<Grads> {
+        self.release_in_backward = true;
+        let r = self.backward(loss);
+        self.release_in_backward = false;
+        r
+    }
+
+    /// Frees value `i` if it is the tape's own (backward no longer needs it).
+    fn free(&mut self, i: usize) {
+        if !self.released[i] && matches!(self.values[i], Slot::Owned(_)) {
+            self.values[i] = Slot::Owned(Tensor::zeros([0]));
+            self.released[i] = true;
+        }
+    }
+
     /// Gradients of Σ seed ⊙ out with respect to every value.
     pub fn backward_with(&mut self, out: Var, seed: Tensor) -> Result<Grads> {
         if seed.shape() != self.shape(out) {
@@ -276,22 +311,49 @@ impl<'p> Tape<'p> {
         };
         grads.slots[out.0] = Some(seed);
         let mut timings: Vec<(&'static str, f64)> = Vec::new();
-        for node in self.nodes.iter().rev().filter(|n| n.out.0 <= out.0) {
-            let Some(gy) = grads.slots[node.out.0].take() else {
-                continue;
+        // last[v]: the earliest node that reads v — backward's last use of it.
+        let mut last = vec![usize::MAX; self.values.len()];
+        if self.release_in_backward {
+            for (j, node) in self.nodes.iter().enumerate().rev() {
+                for &v in &node.reads {
+                    last[v] = j;
+                }
+            }
+            for v in 0..self.values.len() {
+                if !self.saved[v] {
+                    self.free(v);
+                }
+            }
+        }
+        for j in (0..self.nodes.len()).rev() {
+            let node = &self.nodes[j];
+            let gy = if node.out.0 <= out.0 {
+                grads.slots[node.out.0].take()
+            } else {
+                None
             };
-            let mut cx = BackwardCx {
-                tape: self,
-                grads: &mut grads,
-                gy,
-                out: node.out,
-            };
-            let t = self.profile.is_some().then(Instant::now);
-            node.rule
-                .backward(&mut cx)
-                .map_err(|e| e.context(format!("backward of {}", node.rule.name())))?;
-            if let Some(t) = t {
-                timings.push((node.rule.name(), t.elapsed().as_secs_f64()));
+            if let Some(gy) = gy {
+                let mut cx = BackwardCx {
+                    tape: self,
+                    grads: &mut grads,
+                    gy,
+                    out: node.out,
+                };
+                let t = self.profile.is_some().then(Instant::now);
+                node.rule
+                    .backward(&mut cx)
+                    .map_err(|e| e.context(format!("backward of {}", node.rule.name())))?;
+                if let Some(t) = t {
+                    timings.push((node.rule.name(), t.elapsed().as_secs_f64()));
+                }
+            }
+            if self.release_in_backward {
+                for k in 0..self.nodes[j].reads.len() {
+                    let v = self.nodes[j].reads[k];
+                    if last[v] == j {
+                        self.free(v);
+                    }
+                }
             }
         }
         if let Some((_, prof)) = &mut self.profile {

@@ -8,6 +8,7 @@ pub mod cclp_fused;
 pub mod channels;
 pub mod conv2d;
 pub mod dropout;
+pub mod elu_dropout;
 pub mod fastmath;
 pub mod gemm;
 pub mod linear;

@@ -3,7 +3,7 @@
 //! call these from their device `match`; nothing else launches kernels.
 
 use super::{grid_1d, Gpu, BLOCK};
-use crate::kparams::geometry::{ConvGeom, PoolGeom};
+use crate::kparams::geometry::{ConvGeom, PoolGeom, Slab};
 use crate::kparams::mask::Mask;
 use crate::kparams::*;
 use crate::tensor::{Pool, Tensor};
@@ -20,6 +20,8 @@ pub const KERNELS: &[&str] = &[
     "sum_axis1",
     "sum_splits",
     "dropout_apply",
+    "elu_dropout_slab_forward",
+    "elu_dropout_slab_backward",
     "maxpool_forward",
     "maxpool_backward",
     "copy_channels",
@@ -148,6 +150,42 @@ pub fn dropout(gpu: &Gpu, mask: &Mask, inner: usize, x: u64, y: u64, n: usize) -
         scale,
     };
     gpu.launch("dropout_apply", grid_1d(n as u64), B1, &p, &[x, y])
+}
+
+/// y[o, offset + j, :] = elu(x[o, j, :])·mask.factor(o·c + j): one part of ELU + channel
+/// dropout + concatenation.
+pub fn elu_dropout_slab(
+    gpu: &Gpu,
+    mask: &Mask,
+    outer: usize,
+    s: &Slab,
+    x: u64,
+    y: u64,
+) -> Result<()> {
+    let p = s.to_params(outer, mask)?;
+    let n = (outer * s.c * s.inner) as u64;
+    gpu.launch("elu_dropout_slab_forward", grid_1d(n), B1, &p, &[x, y])
+}
+
+/// dx (the part) from the whole output's gradient dy and the output y.
+pub fn elu_dropout_slab_backward(
+    gpu: &Gpu,
+    mask: &Mask,
+    outer: usize,
+    s: &Slab,
+    dy: u64,
+    y: u64,
+    dx: u64,
+) -> Result<()> {
+    let p = s.to_params(outer, mask)?;
+    let n = (outer * s.c * s.inner) as u64;
+    gpu.launch(
+        "elu_dropout_slab_backward",
+        grid_1d(n),
+        B1,
+        &p,
+        &[dy, y, dx],
+    )
 }
 
 /// Max-pool forward: values and argmax bytes.

@@ -2,7 +2,8 @@
 //! once and every device's kernels read (the CPU kernels directly, the CUDA launchers
 //! through `ConvParams` / `PoolParams`). A leaf: it depends on nothing else in the crate.
 
-use super::{ConvParams, PoolParams};
+use super::mask::Mask;
+use super::{ConvParams, PoolParams, SlabParams};
 use anyhow::{bail, Result};
 
 fn u32_of(v: usize, what: &str) -> Result<u32> {
@@ -255,6 +256,40 @@ impl PoolGeom {
             p: self.p as u32,
             ho: self.ho() as u32,
             wo: self.wo() as u32,
+            pad_: 0,
+        })
+    }
+}
+
+/// Where one part sits in a channel concatenation (ELU + channel dropout written into
+/// its slab): the part is N×c×inner, the whole N×c_total×inner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slab {
+    /// Elements per feature map (H·W).
+    pub inner: usize,
+    /// The part's channels.
+    pub c: usize,
+    /// The whole's channels.
+    pub c_total: usize,
+    /// The part's first channel in the whole.
+    pub offset: usize,
+}
+
+impl Slab {
+    /// The kernels' parameters for `outer` images and the part's dropout mask.
+    pub fn to_params(&self, outer: usize, mask: &Mask) -> Result<SlabParams> {
+        let (k0, k1, threshold, scale) = mask.parts();
+        u32_of(outer * self.c * self.inner, "slab elements")?;
+        Ok(SlabParams {
+            outer: outer as u64,
+            inner: self.inner as u64,
+            c: u32_of(self.c, "part channels")?,
+            c_total: u32_of(self.c_total, "channels")?,
+            offset: u32_of(self.offset, "channel offset")?,
+            k0,
+            k1,
+            threshold,
+            scale,
             pad_: 0,
         })
     }

@@ -34,6 +34,8 @@ params! {
     ActParams { n: u64, kind: i32, pad_: i32 }
     /// `dropout_apply`: the counter-hash mask of `cpu::dropout::Mask`.
     DropoutParams { n: u64, inner: u64, k0: u32, k1: u32, threshold: u32, scale: f32 }
+    /// `elu_dropout_slab_forward` / `_backward`: one part of a concatenated output.
+    SlabParams { outer: u64, inner: u64, c: u32, c_total: u32, offset: u32, k0: u32, k1: u32, threshold: u32, scale: f32, pad_: u32 }
     /// `maxpool_forward` / `maxpool_backward`.
     PoolParams { n: u32, c: u32, h: u32, w: u32, k: u32, s: u32, p: u32, ho: u32, wo: u32, pad_: u32 }
     /// `copy_channels`.
@@ -127,6 +129,7 @@ mod tests {
         assert_eq!(size_of::<EwParams>(), 16);
         assert_eq!(size_of::<ActParams>(), 16);
         assert_eq!(size_of::<DropoutParams>(), 32);
+        assert_eq!(size_of::<SlabParams>(), 48);
         assert_eq!(size_of::<PoolParams>(), 40);
         assert_eq!(size_of::<CopyChannelsParams>(), 40);
         assert_eq!(size_of::<MatrixParams>(), 16);

@@ -90,7 +90,7 @@ impl Trainer {
             if !value.is_finite() {
                 bail!("step {}: the loss is {value}", self.steps);
             }
-            let mut grads = tape.backward(l)?;
+            let mut grads = tape.backward_releasing(l)?;
             let g: Vec<Option<Tensor>> = bound.vars().iter().map(|v| grads.take(*v)).collect();
             if let (Some(acc), Some(p)) = (&mut self.profile, tape.profile()) {
                 acc.merge(p);

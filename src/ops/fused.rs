@@ -1,46 +1,167 @@
-//! Fused chains of primitives for the CPU training step: each is one pass where the
-//! unfused chain makes several DRAM-bound passes, with the same operations in the same
-//! order, so results are bit-identical to the chain it replaces (tested). On a GPU the
-//! chain runs unfused (its kernels are launched one after another).
+//! ELU → channel dropout → channel concatenation as one op that stores only its output
+//! (`cpu/elu_dropout.rs`, `kernels/dropout.cu`): the conv unit's activation and the
+//! Inception block's four branches. Built one part at a time, so each part's
+//! pre-activation can be released before the next branch's convolution runs.
+//!
+//! The forward values are the unfused chain's bit for bit (same ELU, same masks: each
+//! part draws channel dropout's mask on its own maps). The backward recovers ELU's output
+//! from the stored one (e = y / f), within an ulp of the chain's (tested); that is what
+//! lets the tape keep one tensor per conv unit instead of two.
 
-use super::activation::elu;
-use super::dropout::{channel_dropout, check_p};
+use super::concat::axis1;
+use super::dropout::check_p;
 use crate::autograd::{Backward, BackwardCx, Saves, Tape, Var};
-use crate::cpu::activation::{elu_blocks_backward, elu_blocks_forward};
-use crate::cpu::dropout::Mask;
-use crate::tensor::Tensor;
+use crate::cpu::elu_dropout::{self as k, Slab};
+use crate::cuda::ops as cu;
+use crate::kparams::mask::Mask;
+use crate::tensor::{Shape, Tensor};
 use anyhow::{bail, Result};
 
-struct EluDropBack {
+const NAME: &str = "elu+channel_dropout";
+
+struct Part {
     x: Var,
-    /// ELU's output before the mask (what ELU's backward reads).
-    e: Tensor,
+    slab: Slab,
     mask: Mask,
-    inner: usize,
+}
+
+struct EluDropBack {
+    parts: Vec<Part>,
+    outer: usize,
 }
 
 impl Backward for EluDropBack {
     fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
-        let mut dx = Tensor::uninit_in(cx.pool(), self.e.shape());
-        elu_blocks_backward(
-            &self.mask,
-            self.inner,
-            cx.grad_out().data(),
-            self.e.data(),
-            dx.data_mut(),
-        );
-        cx.accumulate(self.x, dx)
+        for part in &self.parts {
+            if !cx.needs_grad(part.x) {
+                continue;
+            }
+            let shape = cx.shape(part.x);
+            let dx = if let Some(gpu) = super::grad_gpu(cx) {
+                let dx = Tensor::alloc_in(cx.pool(), shape)?;
+                let (dy, y) = (cx.grad_out().ptr(), cx.output().ptr());
+                cu::elu_dropout_slab_backward(
+                    &gpu,
+                    &part.mask,
+                    self.outer,
+                    &part.slab,
+                    dy,
+                    y,
+                    dx.ptr(),
+                )?;
+                dx
+            } else {
+                let mut dx = Tensor::uninit_in(cx.pool(), shape);
+                let (dy, y) = (cx.grad_out().data(), cx.output().data());
+                k::backward(&part.mask, part.slab, dy, y, dx.data_mut());
+                dx
+            };
+            cx.accumulate(part.x, dx)?;
+        }
+        Ok(())
     }
     fn name(&self) -> &'static str {
-        "elu+channel_dropout"
+        NAME
     }
     fn saves(&self) -> Saves {
-        Saves::Nothing
+        Saves::Output
     }
 }
 
-/// channel_dropout(elu(x)) in one pass over x (forward) and one over the gradient
-/// (backward) on the host; the two primitives in turn on a GPU.
+/// concat_channels([channel_dropout(elu(xᵢ), p, seedᵢ) …]) built one part at a time:
+/// `new`, then `add` each part (its input may be released right after), then `finish`.
+pub struct EluDropConcat {
+    channels: usize,
+    training: bool,
+    out: Option<(Tensor, Shape)>,
+    parts: Vec<Part>,
+    filled: usize,
+}
+
+impl EluDropConcat {
+    /// An output of `channels` channels in all; dropout only when `training`.
+    pub fn new(channels: usize, training: bool) -> Self {
+        EluDropConcat {
+            channels,
+            training,
+            out: None,
+            parts: Vec::new(),
+            filled: 0,
+        }
+    }
+
+    /// Writes the next part, channel_dropout(elu(x), p, seed), into its channel slab.
+    pub fn add(&mut self, tape: &mut Tape, x: Var, p: f32, seed: u64) -> Result<()> {
+        check_p("channel_dropout", p)?;
+        let shape = tape.shape(x);
+        let (n, c, inner) = axis1(shape, NAME)?;
+        if self.filled + c > self.channels {
+            bail!(
+                "{NAME}: parts of {} + {c} channels overflow the {} channels asked for",
+                self.filled,
+                self.channels
+            );
+        }
+        if self.out.is_none() {
+            let mut d = shape.dims().to_vec();
+            d[1] = self.channels;
+            let whole = Shape::new(&d);
+            self.out = Some((Tensor::alloc_in(tape.pool(), whole)?, shape));
+        }
+        let (out, first) = self.out.as_mut().expect("allocated above");
+        if shape.dim(0) != first.dim(0) || shape.dims()[2..] != first.dims()[2..] {
+            bail!("concat_channels: shapes {first} and {shape} differ outside axis 1");
+        }
+        let p = if self.training { p } else { 0.0 };
+        let mask = Mask::new(seed, p);
+        let slab = Slab {
+            inner,
+            c,
+            c_total: self.channels,
+            offset: self.filled,
+        };
+        let xv = tape.value(x);
+        if xv.device() != out.device() {
+            bail!(
+                "{NAME}: input {} is on {} but the output is on {}",
+                x.index(),
+                xv.device(),
+                out.device()
+            );
+        }
+        match xv.gpu() {
+            Some(gpu) => cu::elu_dropout_slab(gpu, &mask, n, &slab, xv.ptr(), out.ptr())?,
+            None => k::forward(&mask, slab, xv.data(), out.data_mut()),
+        }
+        tape.charge(NAME);
+        self.parts.push(Part { x, slab, mask });
+        self.filled += c;
+        Ok(())
+    }
+
+    /// The concatenated output, recorded on the tape.
+    pub fn finish(self, tape: &mut Tape) -> Result<Var> {
+        let Some((out, first)) = self.out else {
+            bail!("{NAME}: no parts were added");
+        };
+        if self.filled != self.channels {
+            bail!(
+                "{NAME}: parts fill {} of the {} channels",
+                self.filled,
+                self.channels
+            );
+        }
+        let inputs: Vec<Var> = self.parts.iter().map(|p| p.x).collect();
+        let rule = EluDropBack {
+            parts: self.parts,
+            outer: first.dim(0),
+        };
+        Ok(tape.push(out, &inputs, rule))
+    }
+}
+
+/// channel_dropout(elu(x), p, seed) (ELU alone when not training or p = 0), storing only
+/// its output.
 pub fn elu_channel_dropout(
     tape: &mut Tape,
     x: Var,
@@ -48,89 +169,11 @@ pub fn elu_channel_dropout(
     seed: u64,
     training: bool,
 ) -> Result<Var> {
-    check_p("channel_dropout", p)?;
-    if !training || p == 0.0 || super::gpu_of(tape, "elu+channel_dropout", &[x])?.is_some() {
-        let e = elu(tape, x)?;
-        return channel_dropout(tape, e, p, seed, training);
-    }
-    let shape = tape.shape(x);
-    if shape.rank() < 2 {
-        bail!("channel_dropout: expected an N×C×… tensor of rank ≥ 2, found shape {shape}");
-    }
-    let inner: usize = shape.dims()[2..].iter().product();
-    let mask = Mask::new(seed, p);
-    let mut e = Tensor::uninit_in(tape.pool(), shape);
-    let mut y = Tensor::uninit_in(tape.pool(), shape);
-    elu_blocks_forward(
-        &mask,
-        inner,
-        tape.value(x).data(),
-        e.data_mut(),
-        y.data_mut(),
-    );
-    Ok(tape.push(y, &[x], EluDropBack { x, e, mask, inner }))
+    let (_, c, _) = axis1(tape.shape(x), NAME)?;
+    let mut op = EluDropConcat::new(c, training);
+    op.add(tape, x, p, seed)?;
+    op.finish(tape)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::tensor::Pool;
-    use crate::testing::{check_gradients, seed_values, GradCheck, Tol};
-    use proptest::prelude::*;
-
-    fn run(x: &Tensor, p: f32, seed: u64, fused: bool) -> (Vec<u32>, Vec<u32>) {
-        let pool = Pool::new();
-        let mut tape = Tape::new(&pool);
-        let v = tape.input(x.clone());
-        let y = if fused {
-            elu_channel_dropout(&mut tape, v, p, seed, true).unwrap()
-        } else {
-            let e = elu(&mut tape, v).unwrap();
-            channel_dropout(&mut tape, e, p, seed, true).unwrap()
-        };
-        let g = Tensor::from_vec(tape.shape(y), seed_values(x.numel(), 77)).unwrap();
-        let grads = tape.backward_with(y, g).unwrap();
-        let bits = |t: &Tensor| t.data().iter().map(|v| v.to_bits()).collect();
-        (bits(tape.value(y)), bits(grads.get(v).unwrap()))
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(24))]
-        /// Bit for bit the unfused chain, forward and backward, across the task split.
-        #[test]
-        fn fused_elu_channel_dropout_is_the_chain_bit_for_bit(
-            n in 1usize..4, c in 1usize..9, hw in 1usize..3000, p in 0.0f32..0.95, seed in any::<u64>(),
-        ) {
-            let x = Tensor::from_vec([n, c, hw], seed_values(n * c * hw, seed).iter().map(|v| v * 4.0).collect()).unwrap();
-            prop_assert_eq!(run(&x, p, seed, true), run(&x, p, seed, false));
-        }
-    }
-
-    #[test]
-    fn fused_elu_channel_dropout_matches_finite_differences() {
-        let x = Tensor::from_vec(
-            [2, 3, 5],
-            seed_values(30, 3).iter().map(|v| v * 3.0 + 0.05).collect(),
-        )
-        .unwrap();
-        let mask = Mask::new(9, 0.4);
-        let r = check_gradients(
-            &[x],
-            &|t, v| elu_channel_dropout(t, v[0], 0.4, 9, true),
-            &|x| {
-                x[0].iter()
-                    .enumerate()
-                    .map(|(i, &v)| {
-                        let e = if v > 0.0 { v } else { v.exp_m1() };
-                        e * mask.factor((i / 5) as u64) as f64
-                    })
-                    .collect()
-            },
-            &GradCheck {
-                forward: Tol::new(1e-6, 1e-5),
-                ..Default::default()
-            },
-        );
-        assert!(r.is_ok(), "{}", r.unwrap_err());
-    }
-}
+mod tests;
