@@ -18,6 +18,7 @@
 // part's outer×c×inner elements, map b = i / inner, (o, j) = (b / c, b % c), and the
 // output element is (o·c_total + offset + j)·inner + i % inner. Backward never reads
 // ELU's output: e = y / f where the map was kept; where dropped, dx = dy·0.
+// Geometry: one block of 256 per feature map (grid.x = outer·c), threads over inner.
 //
 // Versions:
 // 1. scalar grid-stride loop, one hash per element (inner > 1: one u64 division each);
@@ -71,35 +72,30 @@ extern "C" __global__ void dropout_apply(DropoutParams p, const float* x, float*
     for (u64 i = done + tid; i < n; i += stride) y[i] = x[i] * dropout_factor(p, i);
 }
 
-static __device__ __forceinline__ u64 slab_at(const SlabParams& p, u64 i, u64* map) {
-    const u64 b = i / p.inner;
-    *map = b;
-    const u64 o = b / p.c, j = b % p.c;
-    return (o * p.c_total + p.offset + j) * p.inner + (i - b * p.inner);
-}
-
+// One block per feature map b = blockIdx.x of the part, (o, j) = (b / c, b % c): one hash
+// per map, threads stride over its inner elements.
 extern "C" __global__ void elu_dropout_slab_forward(SlabParams p, const float* x, float* y) {
-    const u64 n = p.outer * p.c * p.inner;
-    const u64 stride = (u64)gridDim.x * blockDim.x;
-    for (u64 i = (u64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-        u64 b;
-        const u64 at = slab_at(p, i, &b);
-        const float v = x[i];
-        const float e = v > 0.0f ? v : expm1f(v);
-        y[at] = e * mask_factor(p.k0, p.k1, p.threshold, p.scale, b);
+    const u64 b = blockIdx.x;
+    const u64 o = b / p.c, j = b - o * p.c;
+    const float f = mask_factor(p.k0, p.k1, p.threshold, p.scale, b);
+    const float* src = x + b * p.inner;
+    float* dst = y + (o * p.c_total + p.offset + j) * p.inner;
+    for (u64 k = threadIdx.x; k < p.inner; k += blockDim.x) {
+        const float v = src[k];
+        dst[k] = (v > 0.0f ? v : expm1f(v)) * f;
     }
 }
 
 extern "C" __global__ void elu_dropout_slab_backward(SlabParams p, const float* dy, const float* y,
                                                      float* dx) {
-    const u64 n = p.outer * p.c * p.inner;
-    const u64 stride = (u64)gridDim.x * blockDim.x;
-    for (u64 i = (u64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-        u64 b;
-        const u64 at = slab_at(p, i, &b);
-        const float f = mask_factor(p.k0, p.k1, p.threshold, p.scale, b);
-        const float g = dy[at] * f;
-        const float e = f != 0.0f ? __fdiv_rn(y[at], f) : 0.0f;
-        dx[i] = e > 0.0f ? g : g * (e + 1.0f);
+    const u64 b = blockIdx.x;
+    const u64 o = b / p.c, j = b - o * p.c;
+    const float f = mask_factor(p.k0, p.k1, p.threshold, p.scale, b);
+    const u64 at = (o * p.c_total + p.offset + j) * p.inner;
+    float* out = dx + b * p.inner;
+    for (u64 k = threadIdx.x; k < p.inner; k += blockDim.x) {
+        const float g = dy[at + k] * f;
+        const float e = f != 0.0f ? __fdiv_rn(y[at + k], f) : 0.0f;
+        out[k] = e > 0.0f ? g : g * (e + 1.0f);
     }
 }

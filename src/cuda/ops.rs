@@ -152,6 +152,15 @@ pub fn dropout(gpu: &Gpu, mask: &Mask, inner: usize, x: u64, y: u64, n: usize) -
     gpu.launch("dropout_apply", grid_1d(n as u64), B1, &p, &[x, y])
 }
 
+/// One block per feature map of the part.
+fn slab_grid(outer: usize, s: &Slab) -> Result<[u32; 3]> {
+    let maps = outer * s.c;
+    if maps > i32::MAX as usize {
+        anyhow::bail!("{maps} feature maps exceed the slab kernels' grid (2³¹ − 1 blocks)");
+    }
+    Ok([maps.max(1) as u32, 1, 1])
+}
+
 /// y[o, offset + j, :] = elu(x[o, j, :])·mask.factor(o·c + j): one part of ELU + channel
 /// dropout + concatenation.
 pub fn elu_dropout_slab(
@@ -163,8 +172,13 @@ pub fn elu_dropout_slab(
     y: u64,
 ) -> Result<()> {
     let p = s.to_params(outer, mask)?;
-    let n = (outer * s.c * s.inner) as u64;
-    gpu.launch("elu_dropout_slab_forward", grid_1d(n), B1, &p, &[x, y])
+    gpu.launch(
+        "elu_dropout_slab_forward",
+        slab_grid(outer, s)?,
+        B1,
+        &p,
+        &[x, y],
+    )
 }
 
 /// dx (the part) from the whole output's gradient dy and the output y.
@@ -178,14 +192,8 @@ pub fn elu_dropout_slab_backward(
     dx: u64,
 ) -> Result<()> {
     let p = s.to_params(outer, mask)?;
-    let n = (outer * s.c * s.inner) as u64;
-    gpu.launch(
-        "elu_dropout_slab_backward",
-        grid_1d(n),
-        B1,
-        &p,
-        &[dy, y, dx],
-    )
+    let grid = slab_grid(outer, s)?;
+    gpu.launch("elu_dropout_slab_backward", grid, B1, &p, &[dy, y, dx])
 }
 
 /// Max-pool forward: values and argmax bytes.

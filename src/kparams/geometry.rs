@@ -279,7 +279,6 @@ impl Slab {
     /// The kernels' parameters for `outer` images and the part's dropout mask.
     pub fn to_params(&self, outer: usize, mask: &Mask) -> Result<SlabParams> {
         let (k0, k1, threshold, scale) = mask.parts();
-        u32_of(outer * self.c * self.inner, "slab elements")?;
         Ok(SlabParams {
             outer: outer as u64,
             inner: self.inner as u64,
