@@ -62,6 +62,9 @@ pub struct Args {
     /// rows (every image counts the same in the cross-entropy) or classes (every class).
     #[arg(long, default_value = "rows")]
     pub ce_balance: String,
+    /// Epochs over which λ_dist grows linearly once the anchor starts (0: a hard switch).
+    #[arg(long, default_value_t = 0)]
+    pub dist_ramp: usize,
 }
 
 /// Exit status of a demo whose run completed but whose science checks did not all hold.
@@ -93,6 +96,7 @@ pub fn run(a: Args) -> Result<i32> {
         classes: ClassGrouping::parse(&a.classes)?,
         member_batches: MemberBatches::parse(&a.member_batches)?,
         ce_balance: CeBalance::parse(&a.ce_balance)?,
+        dist_ramp: a.dist_ramp,
     };
     let (_, checks) = run_demo(&cfg)?;
     let failed = checks.iter().filter(|c| !c.pass).count();

@@ -54,6 +54,8 @@ pub struct DemoConfig {
     pub member_batches: MemberBatches,
     /// How the cross-entropy weighs the rows.
     pub ce_balance: CeBalance,
+    /// Epochs of the λ_dist ramp after the warm-up (0: a hard switch).
+    pub dist_ramp: usize,
 }
 
 fn simulate(dir: &Path, sets: &[&str], per_set: usize, seed: u64) -> Result<()> {
@@ -118,6 +120,7 @@ fn train_config(
     tc.lr = 1e-3;
     tc.seed = cfg.seed;
     tc.dist_warmup = cfg.epochs / 2;
+    tc.dist_ramp = cfg.dist_ramp;
     tc.patience = 5;
     Ok(tc)
 }

@@ -78,6 +78,9 @@ pub struct Args {
     /// Epochs with λ_dist = 0 before the distance anchor starts (short runs need it).
     #[arg(long, default_value_t = 0)]
     pub dist_warmup: usize,
+    /// Epochs over which λ_dist grows linearly after the warm-up (0: a hard switch).
+    #[arg(long, default_value_t = 0)]
+    pub dist_ramp: usize,
     /// ReduceLROnPlateau patience in epochs.
     #[arg(long, default_value_t = 10)]
     pub patience: u32,
@@ -357,6 +360,7 @@ pub fn run(a: Args) -> Result<()> {
         cfg.rotation = Interpolation::parse(&a.rotation)?;
         cfg.skip_bad = a.skip_bad;
         cfg.dist_warmup = a.dist_warmup;
+        cfg.dist_ramp = a.dist_ramp;
         cfg.init = a.init.as_deref().map(absolute);
         let info = RunInfo::plan(cfg.clone(), &ds)?;
         preflight(&info, &ds)?;

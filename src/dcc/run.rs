@@ -65,6 +65,11 @@ pub struct TrainConfig {
     /// total jumps by the new term, which would otherwise count as bad epochs).
     #[serde(default)]
     pub dist_warmup: usize,
+    /// Epochs over which λ_dist grows linearly to its value after the warm-up (0: the
+    /// anchor switches on at full weight). The plateau schedule's best loss is forgotten
+    /// at every ramp epoch, since the total grows with λ.
+    #[serde(default)]
+    pub dist_ramp: usize,
     /// How sets become classes (runs from before this option trained one class per set).
     #[serde(default = "ClassGrouping::by_set")]
     pub classes: ClassGrouping,
@@ -163,6 +168,7 @@ impl TrainConfig {
             loader_threads: 2,
             skip_bad: false,
             dist_warmup: 0,
+            dist_ramp: 0,
             classes: ClassGrouping::BySigma,
             member_batches: MemberBatches::Shared,
             ce_balance: CeBalance::Rows,

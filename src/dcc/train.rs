@@ -336,17 +336,15 @@ pub fn train(
     }
     for epoch in state.epochs_done..cfg.epochs {
         let started = Instant::now();
-        if epoch > 0 && epoch == cfg.dist_warmup {
+        let ramp = dist_ramp_factor(epoch, cfg.dist_warmup, cfg.dist_ramp);
+        // Whenever λ_dist changes the total changes with it: old bests no longer compare.
+        if epoch > 0 && ramp != dist_ramp_factor(epoch - 1, cfg.dist_warmup, cfg.dist_ramp) {
             for m in &mut members {
                 m.schedule.reset_best();
             }
         }
         let weights = LossWeights {
-            dist: if epoch < cfg.dist_warmup {
-                0.0
-            } else {
-                cfg.loss.dist
-            },
+            dist: cfg.loss.dist * ramp,
             ..cfg.loss
         };
         let mut train_terms: Vec<Mean> = members.iter().map(|_| Mean::default()).collect();
@@ -517,4 +515,38 @@ fn validate(
         .iter()
         .map(|m| (m.rows > 0.0).then(|| m.get()))
         .collect())
+}
+
+/// The share of λ_dist used at 0-based `epoch`: 0 during the warm-up, then (k + 1)/ramp at
+/// the k-th epoch after it until it reaches 1 (at once when `ramp` is 0 or 1).
+pub fn dist_ramp_factor(epoch: usize, warmup: usize, ramp: usize) -> f32 {
+    if epoch < warmup {
+        return 0.0;
+    }
+    let k = epoch - warmup + 1;
+    if ramp <= 1 || k >= ramp {
+        1.0
+    } else {
+        k as f32 / ramp as f32
+    }
+}
+
+#[cfg(test)]
+mod ramp_tests {
+    use super::dist_ramp_factor;
+
+    #[test]
+    fn the_anchor_weight_ramps_after_the_warm_up() {
+        let f = |e| dist_ramp_factor(e, 20, 4);
+        assert_eq!(
+            [f(0), f(19), f(20), f(21), f(22), f(23), f(30)],
+            [0.0, 0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+        );
+        // No ramp: the hard switch of the paper's schedule with a warm-up.
+        assert_eq!(
+            [dist_ramp_factor(19, 20, 0), dist_ramp_factor(20, 20, 0)],
+            [0.0, 1.0]
+        );
+        assert_eq!(dist_ramp_factor(0, 0, 0), 1.0);
+    }
 }
