@@ -130,6 +130,14 @@ fn runs_fail_early_resume_safely_lock_and_move() {
     let inf: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("infer.json")).unwrap()).unwrap();
     assert!(!inf["warnings"].as_array().unwrap().is_empty());
+    // Such a model vouches for no set: nothing is "recognised".
+    for set in inf["sets"].as_array().unwrap() {
+        assert_ne!(set["verdict"], "recognised", "{set}");
+    }
+    assert!(
+        out.contains("unreliable where it would be recognised"),
+        "{out}"
+    );
     // --json elsewhere leaves RUN/infer.json and the report alone; `-` prints the JSON.
     let before = std::fs::read_to_string(run.join("infer.json")).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_dcc"))

@@ -1,7 +1,8 @@
 //! `dcc infer`: latents of every set given, the σ/m posterior per set, the overlap of each
 //! set with every training class, the nearest-neighbour distance score, the calibrated
 //! out-of-domain test (per-image scores and p-values, a per-set test; `ood.rs`), and a
-//! verdict ("out-of-domain" / "recognised" / "extrapolating") with its rule stated.
+//! verdict ("out-of-domain" / "recognised" / "extrapolating", "unreliable" in place of
+//! "recognised" when the model failed a did-it-learn check) with its rule stated.
 //! Output: a JSON document with a stable schema (`dcc-infer/2`) and a readable table.
 
 use super::bootstrap::{set_estimate, SetEstimate};
@@ -532,6 +533,8 @@ pub fn infer(
             .into(),
         });
     }
+    let warnings = super::learned::warnings(run, info.class_count(), &sets);
+    super::learned::downgrade_verdicts(&mut sets, &warnings);
     let inference = Inference {
         schema: SCHEMA.into(),
         run: run.to_path_buf(),
@@ -545,7 +548,7 @@ pub fn infer(
         calibration_groups: calibration
             .as_ref()
             .map_or(Vec::new(), |c| c.groups().to_vec()),
-        warnings: super::learned::warnings(run, info.class_count(), &sets),
+        warnings,
         sets,
     };
     let latents = z[0].clone();

@@ -73,6 +73,9 @@ pub fn table(inf: &Inference) -> String {
         100.0 * inf.thresholds.max_far_fraction,
         inf.thresholds.knn_k
     );
+    if !inf.warnings.is_empty() {
+        s += "         unreliable where it would be recognised: the model failed the check below\n";
+    }
     for w in &inf.warnings {
         s += &format!("WARNING: {w}\n");
     }

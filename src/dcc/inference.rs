@@ -148,7 +148,8 @@ pub struct SetInference {
     /// The out-of-domain test (`ood_*` fields).
     #[serde(flatten)]
     pub ood: SetOod,
-    /// "out-of-domain", "recognised" or "extrapolating".
+    /// "out-of-domain", "recognised", "extrapolating" or "unreliable" (would be recognised,
+    /// but the model failed a did-it-learn check: see the warnings).
     pub verdict: String,
 }
 

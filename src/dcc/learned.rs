@@ -15,6 +15,25 @@ pub const MISREAD_DEX: f64 = 0.5;
 /// Sets have collapsed when every set-level median lies within this factor of the others.
 pub const COLLAPSE_FACTOR: f64 = 1.5;
 
+/// The verdict of a set that would be recognised by a model that failed a check here.
+pub const UNRELIABLE: &str = "unreliable";
+
+/// A model that failed a did-it-learn check vouches for no set: "recognised" becomes
+/// "unreliable" (out-of-domain and extrapolating stay, they already withhold trust).
+pub fn downgrade_verdicts(sets: &mut [SetInference], warnings: &[String]) {
+    for s in sets.iter_mut() {
+        s.verdict = downgraded(&s.verdict, !warnings.is_empty()).into();
+    }
+}
+
+fn downgraded(verdict: &str, warned: bool) -> &str {
+    if warned && verdict == "recognised" {
+        UNRELIABLE
+    } else {
+        verdict
+    }
+}
+
 /// The last epoch's mean accuracy over members (validation when there is one), from the
 /// run's log.
 fn last_accuracy(run: &Path) -> Option<f64> {
@@ -83,4 +102,18 @@ pub fn warnings(run: &Path, classes: usize, sets: &[SetInference]) -> Vec<String
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_recognised_is_downgraded_and_only_with_a_warning() {
+        assert_eq!(downgraded("recognised", true), UNRELIABLE);
+        assert_eq!(downgraded("recognised", false), "recognised");
+        for v in ["out-of-domain", "extrapolating"] {
+            assert_eq!(downgraded(v, true), v);
+        }
+    }
 }

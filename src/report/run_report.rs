@@ -110,6 +110,7 @@ pub fn write_report(run: &Path, inf: &Inference, data: &ReportData) -> Result<Pa
         let label = match s.verdict.as_str() {
             "out-of-domain" => format!("{} (OOD)", s.name),
             "extrapolating" => format!("{} (extrap.)", s.name),
+            "unreliable" => format!("{} (unrel.)", s.name),
             _ => s.name.clone(),
         };
         ax.line_styled(&sig, &s.posterior.density, &label, Style::color(palette(i)));
