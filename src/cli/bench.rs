@@ -181,13 +181,14 @@ fn train(
         let per = |s: f64| 1e3 * s / steps as f64;
         let mut rows: Vec<_> = p.by_op.iter().collect();
         rows.sort_by(|a, b| (b.1 .0 + b.1 .1).total_cmp(&(a.1 .0 + a.1 .1)));
+        let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(9);
         println!(
-            "  {:<16} {:>12} {:>12} {:>8}",
+            "  {:<w$} {:>12} {:>12} {:>8}",
             "primitive", "fwd ms/step", "bwd ms/step", "calls"
         );
         for (name, (f, b, n)) in rows {
             println!(
-                "  {name:<16} {:>12.2} {:>12.2} {:>8}",
+                "  {name:<w$} {:>12.2} {:>12.2} {:>8}",
                 per(*f),
                 per(*b),
                 n / steps as u64
