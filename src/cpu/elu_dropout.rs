@@ -14,6 +14,7 @@
 use super::activation::{elu, elu_grad};
 use super::arith::CHUNK;
 use super::dropout::Mask;
+use super::pool2d::{for_each_argmax, forward_plane, window_offsets, PlaneScratch, PoolGeom};
 use rayon::prelude::*;
 
 pub use crate::kparams::geometry::Slab;
@@ -107,6 +108,80 @@ pub fn backward(mask: &Mask, s: Slab, dy: &[f32], y: &[f32], dx: &mut [f32]) {
             }
         }
     });
+}
+
+/// max_pool(channel_dropout(elu(x))) for x N×C×H×W: each feature map's activation is
+/// built in a scratch plane and pooled there, so it never reaches memory; `y` receives the
+/// pooled values and `arg` their argmax bytes, as `pool2d::max_pool_forward` would from the
+/// unfused activation (same plane kernels, so the same bits).
+pub fn pool_forward(mask: &Mask, g: &PoolGeom, x: &[f32], y: &mut [f32], arg: &mut [u8]) {
+    let (hw, hwo) = (g.h * g.w, g.ho() * g.wo());
+    assert_eq!(x.len(), g.n * g.c * hw, "elu+dropout+pool: input length");
+    assert_eq!(y.len(), g.n * g.c * hwo, "elu+dropout+pool: output length");
+    assert_eq!(arg.len(), y.len(), "elu+dropout+pool: argmax length");
+    if hw == 0 || hwo == 0 {
+        return;
+    }
+    let m = *mask;
+    let pp = g.planes_per_task();
+    x.par_chunks(pp * hw)
+        .zip(y.par_chunks_mut(pp * hwo).zip(arg.par_chunks_mut(pp * hwo)))
+        .enumerate()
+        .for_each(|(t, (x, (y, a)))| {
+            let mut s = PlaneScratch::new(g);
+            let mut plane = vec![0.0f32; hw];
+            let planes = x.chunks(hw).zip(y.chunks_mut(hwo)).zip(a.chunks_mut(hwo));
+            for (k, ((x, y), a)) in planes.enumerate() {
+                let f = m.factor((t * pp + k) as u64);
+                for (p, &x) in plane.iter_mut().zip(x) {
+                    *p = elu(x) * f;
+                }
+                forward_plane(g, &plane, y, a, &mut s);
+            }
+        });
+}
+
+/// The backward of `pool_forward` from the pooled output `y` and its gradient `dy`: each
+/// plane's gradient is routed to the argmax as the pool's backward does, then taken
+/// through dropout and ELU with ELU's output recovered there as y / f (the pooled value
+/// is the activation at its argmax) — the unfused chain's operations in its order.
+pub fn pool_backward(mask: &Mask, g: &PoolGeom, dy: &[f32], y: &[f32], arg: &[u8], dx: &mut [f32]) {
+    let (hw, hwo) = (g.h * g.w, g.ho() * g.wo());
+    assert_eq!(dx.len(), g.n * g.c * hw, "elu+dropout+pool: input length");
+    assert_eq!(dy.len(), g.n * g.c * hwo, "elu+dropout+pool: output length");
+    assert_eq!(y.len(), dy.len(), "elu+dropout+pool: output length");
+    assert_eq!(arg.len(), dy.len(), "elu+dropout+pool: argmax length");
+    if hw == 0 {
+        return;
+    }
+    let m = *mask;
+    let pp = g.planes_per_task();
+    let offsets = window_offsets(g);
+    dx.par_chunks_mut(pp * hw)
+        .zip(dy.par_chunks(pp * hwo).zip(y.par_chunks(pp * hwo)))
+        .zip(arg.par_chunks(pp * hwo))
+        .enumerate()
+        .for_each(|(t, ((dx, (dy, y)), a))| {
+            let mut e = vec![0.0f32; hw];
+            let planes = dx
+                .chunks_mut(hw)
+                .zip(dy.chunks(hwo))
+                .zip(y.chunks(hwo))
+                .zip(a.chunks(hwo));
+            for (k, (((dx, dy), y), a)) in planes.enumerate() {
+                let f = m.factor((t * pp + k) as u64);
+                dx.fill(0.0);
+                e.fill(0.0);
+                // The pool's backward into dx, ELU's output at the same places.
+                for_each_argmax(g, a, &offsets, |i, o| {
+                    dx[i] += dy[o];
+                    e[i] = if f != 0.0 { y[o] / f } else { 0.0 };
+                });
+                for (d, &e) in dx.iter_mut().zip(&e) {
+                    *d = elu_grad(*d * f, e);
+                }
+            }
+        });
 }
 
 /// The plain reference: channel dropout of ELU, written into the slab, map by map.

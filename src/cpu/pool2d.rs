@@ -201,6 +201,69 @@ fn forward_plane_s1(
     }
 }
 
+/// Working memory of one task's planes (the stride-1 path's row maxima).
+pub(crate) struct PlaneScratch {
+    hm: Vec<f32>,
+    hi: Vec<f32>,
+}
+
+impl PlaneScratch {
+    /// Scratch for planes of geometry `g`.
+    pub(crate) fn new(g: &PoolGeom) -> Self {
+        let n = if g.s == 1 { g.h * g.wo() } else { 0 };
+        PlaneScratch {
+            hm: vec![0.0; n],
+            hi: vec![0.0; n],
+        }
+    }
+}
+
+/// One plane of `max_pool_forward`.
+pub(crate) fn forward_plane(
+    g: &PoolGeom,
+    x: &[f32],
+    y: &mut [f32],
+    a: &mut [u8],
+    s: &mut PlaneScratch,
+) {
+    if g.k == 2 && g.s == 2 && g.p == 0 {
+        forward_plane_2x2(g, x, y, a);
+    } else if g.s == 1 {
+        forward_plane_s1(g, x, y, a, &mut s.hm, &mut s.hi);
+    } else {
+        forward_plane_generic(g, x, y, a);
+    }
+}
+
+/// Input offset of each window position relative to the window's top-left corner.
+pub(crate) fn window_offsets(g: &PoolGeom) -> Vec<isize> {
+    (0..g.k * g.k)
+        .map(|i| ((i / g.k) * g.w + i % g.k) as isize)
+        .collect()
+}
+
+/// Calls `visit(input index, output index)` for every output of one plane, in order:
+/// where its argmax sits in the plane.
+#[inline(always)]
+pub(crate) fn for_each_argmax(
+    g: &PoolGeom,
+    a: &[u8],
+    offsets: &[isize],
+    mut visit: impl FnMut(usize, usize),
+) {
+    let wo = g.wo();
+    for (oy, a) in a.chunks(wo).enumerate() {
+        // Window (0, 0) of this output row sits at input (oy·s − p, −p).
+        let base = (oy * g.s * g.w) as isize - (g.p * g.w + g.p) as isize;
+        for (ox, &off) in a.iter().enumerate() {
+            visit(
+                (base + (ox * g.s) as isize + offsets[off as usize]) as usize,
+                oy * wo + ox,
+            );
+        }
+    }
+}
+
 /// y = maxpool(x) overwriting `y`; `arg` receives each window's argmax offset.
 pub fn max_pool_forward(g: &PoolGeom, x: &[f32], y: &mut [f32], arg: &mut [u8]) {
     let (hw, hwo) = (g.h * g.w, g.ho() * g.wo());
@@ -214,27 +277,16 @@ pub fn max_pool_forward(g: &PoolGeom, x: &[f32], y: &mut [f32], arg: &mut [u8]) 
     x.par_chunks(pp * hw)
         .zip(y.par_chunks_mut(pp * hwo).zip(arg.par_chunks_mut(pp * hwo)))
         .for_each(|(x, (y, a))| {
-            let s1 = g.s == 1;
-            let (mut hm, mut hi) = if s1 {
-                (vec![0.0; g.h * g.wo()], vec![0.0; g.h * g.wo()])
-            } else {
-                (Vec::new(), Vec::new())
-            };
+            let mut s = PlaneScratch::new(g);
             for ((x, y), a) in x.chunks(hw).zip(y.chunks_mut(hwo)).zip(a.chunks_mut(hwo)) {
-                if g.k == 2 && g.s == 2 && g.p == 0 {
-                    forward_plane_2x2(g, x, y, a);
-                } else if s1 {
-                    forward_plane_s1(g, x, y, a, &mut hm, &mut hi);
-                } else {
-                    forward_plane_generic(g, x, y, a);
-                }
+                forward_plane(g, x, y, a, &mut s);
             }
         });
 }
 
 /// dx = gradient routed from `dy` to each window's argmax, overwriting `dx`.
 pub fn max_pool_backward(g: &PoolGeom, dy: &[f32], arg: &[u8], dx: &mut [f32]) {
-    let (hw, hwo, wo) = (g.h * g.w, g.ho() * g.wo(), g.wo());
+    let (hw, hwo) = (g.h * g.w, g.ho() * g.wo());
     assert_eq!(dx.len(), g.n * g.c * hw, "max_pool2d kernel: input length");
     assert_eq!(
         dy.len(),
@@ -250,23 +302,13 @@ pub fn max_pool_backward(g: &PoolGeom, dy: &[f32], arg: &[u8], dx: &mut [f32]) {
         return;
     }
     let pp = g.planes_per_task();
-    // Input offset of each window position, relative to the window's top-left corner.
-    let offsets: Vec<isize> = (0..g.k * g.k)
-        .map(|i| ((i / g.k) * g.w + i % g.k) as isize)
-        .collect();
+    let offsets = window_offsets(g);
     dx.par_chunks_mut(pp * hw)
         .zip(dy.par_chunks(pp * hwo).zip(arg.par_chunks(pp * hwo)))
         .for_each(|(dx, (dy, a))| {
             for ((dx, dy), a) in dx.chunks_mut(hw).zip(dy.chunks(hwo)).zip(a.chunks(hwo)) {
                 dx.fill(0.0);
-                for (oy, (dy, a)) in dy.chunks(wo).zip(a.chunks(wo)).enumerate() {
-                    // Window (0, 0) of this output row sits at input (oy·s − p, −p).
-                    let base = (oy * g.s * g.w) as isize - (g.p * g.w + g.p) as isize;
-                    for (ox, (&d, &off)) in dy.iter().zip(a).enumerate() {
-                        let off = offsets[off as usize];
-                        dx[(base + (ox * g.s) as isize + off) as usize] += d;
-                    }
-                }
+                for_each_argmax(g, a, &offsets, |i, o| dx[i] += dy[o]);
             }
         });
 }

@@ -8,7 +8,7 @@ use crate::autograd::{Tape, Var};
 use crate::ops::activation::selu;
 use crate::ops::conv2d::{conv2d, Conv2dParams};
 use crate::ops::dropout::dropout;
-use crate::ops::fused::{elu_channel_dropout, EluDropConcat};
+use crate::ops::fused::{elu_channel_dropout, elu_dropout_pool, EluDropConcat};
 use crate::ops::linear::linear;
 use crate::ops::maxpool::max_pool2d;
 use crate::ops::reshape::flatten;
@@ -61,6 +61,9 @@ pub enum Layer {
     /// Ordered bottleneck on the latent (training only).
     Bottleneck,
 }
+
+/// A callback that sees each layer's output during a forward pass.
+pub type Probe<'a> = dyn FnMut(&Layer, Var, &Tape) -> Result<()> + 'a;
 
 /// How one forward pass runs.
 #[derive(Clone, Copy, Debug)]
@@ -122,6 +125,29 @@ impl ConvUnit {
         let y = elu_channel_dropout(tape, c, self.dropout, mix(mode.seed, tag), mode.training)?;
         // The pre-activation is read by nothing in backward (conv saves its input, the
         // activation its output): freeing it now cuts the forward's peak memory.
+        tape.release(c);
+        Ok(y)
+    }
+
+    /// `forward` then the max-pool `pool` (kernel, stride, padding), as one fused op.
+    fn forward_pooled(
+        &self,
+        tape: &mut Tape,
+        p: &Bound,
+        x: Var,
+        mode: &Mode,
+        tag: u64,
+        pool: (usize, usize, usize),
+    ) -> Result<Var> {
+        let c = self.conv(tape, p, x)?;
+        let y = elu_dropout_pool(
+            tape,
+            c,
+            self.dropout,
+            mix(mode.seed, tag),
+            mode.training,
+            pool,
+        )?;
         tape.release(c);
         Ok(y)
     }
@@ -194,8 +220,10 @@ impl Network {
     }
 
     /// Runs the network on `x` (N×C×H×W) with parameters bound on `tape`.
+    /// A conv unit followed by a max-pool runs as one fused op here (nothing reads the
+    /// unit's unpooled output).
     pub fn forward(&self, tape: &mut Tape, p: &Bound, x: Var, mode: &Mode) -> Result<Outputs> {
-        self.forward_probed(tape, p, x, mode, &mut |_, _, _| Ok(()))
+        self.run(tape, p, x, mode, None)
     }
 
     /// `forward`, calling `probe` with each layer and its output while that output is
@@ -206,15 +234,42 @@ impl Network {
         p: &Bound,
         x: Var,
         mode: &Mode,
-        probe: &mut dyn FnMut(&Layer, Var, &Tape) -> Result<()>,
+        probe: &mut Probe,
+    ) -> Result<Outputs> {
+        self.run(tape, p, x, mode, Some(probe))
+    }
+
+    fn run(
+        &self,
+        tape: &mut Tape,
+        p: &Bound,
+        x: Var,
+        mode: &Mode,
+        mut probe: Option<&mut Probe>,
     ) -> Result<Outputs> {
         let mut h = x;
         let mut latent = None;
+        let mut skip = false;
         for (i, layer) in self.layers.iter().enumerate() {
+            if std::mem::take(&mut skip) {
+                continue;
+            }
             let tag = i as u64 + 1;
             let input = h;
+            let pool_next = match (layer, self.layers.get(i + 1)) {
+                (Layer::Conv(_), Some(Layer::MaxPool(k, s, pad))) if probe.is_none() => {
+                    Some((*k, *s, *pad))
+                }
+                _ => None,
+            };
             h = match layer {
-                Layer::Conv(u) => u.forward(tape, p, h, mode, tag),
+                Layer::Conv(u) => match pool_next {
+                    Some(pool) => {
+                        skip = true;
+                        u.forward_pooled(tape, p, h, mode, tag, pool)
+                    }
+                    None => u.forward(tape, p, h, mode, tag),
+                },
                 Layer::MaxPool(k, s, pad) => max_pool2d(tape, h, *k, *s, *pad),
                 Layer::Inception(b) => b.forward(tape, p, h, mode, tag),
                 Layer::Flatten => flatten(tape, h),
@@ -241,7 +296,9 @@ impl Network {
                 },
             }
             .with_context(|| format!("{} layer {i} ({})", self.name, layer.kind()))?;
-            probe(layer, h, tape)?;
+            if let Some(probe) = probe.as_mut() {
+                probe(layer, h, tape)?;
+            }
             // Each layer's input is read by no later layer: free it unless a backward
             // rule needs it, it is the latent (an output) or it is not the tape's own.
             if input != h && Some(input) != latent {

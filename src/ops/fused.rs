@@ -10,9 +10,11 @@
 
 use super::concat::axis1;
 use super::dropout::check_p;
+use super::maxpool::{byte_buffer, bytes_mut};
 use crate::autograd::{Backward, BackwardCx, Saves, Tape, Var};
 use crate::cpu::elu_dropout::{self as k, Slab};
 use crate::cuda::ops as cu;
+use crate::kparams::geometry::PoolGeom;
 use crate::kparams::mask::Mask;
 use crate::tensor::{Shape, Tensor};
 use anyhow::{bail, Result};
@@ -173,6 +175,72 @@ pub fn elu_channel_dropout(
     let mut op = EluDropConcat::new(c, training);
     op.add(tape, x, p, seed)?;
     op.finish(tape)
+}
+
+const POOL_NAME: &str = "elu+channel_dropout+max_pool2d";
+
+struct EluDropPoolBack {
+    x: Var,
+    g: PoolGeom,
+    mask: Mask,
+    /// Argmax bytes in a pooled f32 buffer (as `max_pool2d` keeps them).
+    arg: Tensor,
+    len: usize,
+}
+
+impl Backward for EluDropPoolBack {
+    fn backward(&self, cx: &mut BackwardCx) -> Result<()> {
+        let mut dx = Tensor::uninit_in(cx.pool(), cx.shape(self.x));
+        let arg = &bytemuck::cast_slice::<f32, u8>(self.arg.data())[..self.len];
+        let (dy, y) = (cx.grad_out().data(), cx.output().data());
+        k::pool_backward(&self.mask, &self.g, dy, y, arg, dx.data_mut());
+        cx.accumulate(self.x, dx)
+    }
+    fn name(&self) -> &'static str {
+        POOL_NAME
+    }
+    fn saves(&self) -> Saves {
+        Saves::Output
+    }
+}
+
+/// max_pool2d(channel_dropout(elu(x), p, seed), kernel, stride, padding) storing only the
+/// pooled output and its argmax bytes: on the host one pass per feature map (the
+/// activation lives in a scratch plane), the chain's bits forward and backward; on a GPU
+/// the fused activation then the pool.
+pub fn elu_dropout_pool(
+    tape: &mut Tape,
+    x: Var,
+    p: f32,
+    seed: u64,
+    training: bool,
+    pool: (usize, usize, usize),
+) -> Result<Var> {
+    check_p("channel_dropout", p)?;
+    let (kernel, stride, padding) = pool;
+    let xs = tape.shape(x).nchw("max_pool2d input")?;
+    let g = PoolGeom::new(xs, kernel, stride, padding)?;
+    if super::gpu_of(tape, POOL_NAME, &[x])?.is_some() {
+        let y = elu_channel_dropout(tape, x, p, seed, training)?;
+        return super::maxpool::max_pool2d(tape, y, kernel, stride, padding);
+    }
+    let mask = Mask::new(seed, if training { p } else { 0.0 });
+    let mut y = Tensor::uninit_in(tape.pool(), g.out_dims());
+    let len = y.numel();
+    let mut arg = byte_buffer(tape.pool(), len);
+    let a = bytes_mut(&mut arg, len);
+    k::pool_forward(&mask, &g, tape.value(x).data(), y.data_mut(), a);
+    Ok(tape.push(
+        y,
+        &[x],
+        EluDropPoolBack {
+            x,
+            g,
+            mask,
+            arg,
+            len,
+        },
+    ))
 }
 
 #[cfg(test)]

@@ -17,11 +17,11 @@ struct MaxPoolBack {
 }
 
 /// A pooled buffer holding at least `len` bytes.
-fn byte_buffer(pool: &crate::tensor::Pool, len: usize) -> Tensor {
+pub(crate) fn byte_buffer(pool: &crate::tensor::Pool, len: usize) -> Tensor {
     Tensor::uninit_in(pool, [len.div_ceil(4).max(1)])
 }
 
-fn bytes_mut(t: &mut Tensor, len: usize) -> &mut [u8] {
+pub(crate) fn bytes_mut(t: &mut Tensor, len: usize) -> &mut [u8] {
     &mut bytemuck::cast_slice_mut::<f32, u8>(t.data_mut())[..len]
 }
 

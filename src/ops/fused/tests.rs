@@ -164,3 +164,80 @@ fn only_the_output_is_kept_for_backward() {
     let grads = tape.backward_with(y, g).unwrap();
     assert!(grads.get(a).unwrap().data().iter().any(|&v| v != 0.0));
 }
+
+/// (pooled output bits, input-gradient bits) of the fused op or the chain it replaces.
+fn run_pool(
+    x: &Tensor,
+    p: f32,
+    seed: u64,
+    training: bool,
+    pool: (usize, usize, usize),
+    fused: bool,
+) -> (Vec<u32>, Vec<u32>) {
+    let tp = Pool::new();
+    let mut tape = Tape::new(&tp);
+    let v = tape.input(x.clone());
+    let y = if fused {
+        elu_dropout_pool(&mut tape, v, p, seed, training, pool).unwrap()
+    } else {
+        let a = elu_channel_dropout(&mut tape, v, p, seed, training).unwrap();
+        crate::ops::maxpool::max_pool2d(&mut tape, a, pool.0, pool.1, pool.2).unwrap()
+    };
+    let g = Tensor::from_vec(tape.shape(y), seed_values(tape.shape(y).numel(), 5)).unwrap();
+    let grads = tape.backward_with(y, g).unwrap();
+    let bits = |t: &Tensor| t.data().iter().map(|v| v.to_bits()).collect();
+    (bits(tape.value(y)), bits(grads.get(v).unwrap()))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+    /// Bit for bit the activation followed by the pool, for the small network's 2×2, the
+    /// Inception block's 3×3 'same' and a generic window, with ties inside windows.
+    #[test]
+    fn fused_pool_is_the_chain_bit_for_bit(
+        n in 1usize..3, c in 1usize..5, h in 2usize..40, w in 2usize..40,
+        geom in 0usize..3, p in 0.0f32..0.9, seed in any::<u64>(), training in any::<bool>(), ties in any::<bool>(),
+    ) {
+        let pool = [(2, 2, 0), (3, 1, 1), (3, 2, 1)][geom];
+        prop_assume!(h >= pool.0 && w >= pool.0);
+        let v: Vec<f32> = seed_values(n * c * h * w, seed).iter()
+            .map(|v| if ties { (v * 4.0).round() * 0.5 } else { v * 4.0 }).collect();
+        let x = Tensor::from_vec([n, c, h, w], v).unwrap();
+        prop_assert_eq!(run_pool(&x, p, seed, training, pool, true), run_pool(&x, p, seed, training, pool, false));
+    }
+}
+
+#[test]
+fn fused_pool_matches_finite_differences() {
+    // Distinct values far apart: no argmax changes within the finite-difference step.
+    let n = 2 * 3 * 6 * 6;
+    let keys = seed_values(n, 11);
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.sort_by(|&a, &b| keys[a].total_cmp(&keys[b]));
+    let mut v = vec![0.0f32; n];
+    for (rank, &i) in idx.iter().enumerate() {
+        v[i] = rank as f32 * 0.05 - 3.0;
+    }
+    let x = Tensor::from_vec([2, 3, 6, 6], v).unwrap();
+    let mask = Mask::new(4, 0.3);
+    let g = PoolGeom::new([2, 3, 6, 6], 2, 2, 0).unwrap();
+    let r = check_gradients(
+        &[x],
+        &|t, v| elu_dropout_pool(t, v[0], 0.3, 4, true, (2, 2, 0)),
+        &|x| {
+            let act: Vec<f64> = x[0]
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| {
+                    (if v > 0.0 { v } else { v.exp_m1() }) * mask.factor((i / 36) as u64) as f64
+                })
+                .collect();
+            crate::cpu::pool2d::max_pool_reference(&g, &act)
+        },
+        &GradCheck {
+            forward: Tol::new(1e-6, 1e-5),
+            ..Default::default()
+        },
+    );
+    assert!(r.is_ok(), "{}", r.unwrap_err());
+}
