@@ -294,7 +294,7 @@ pub fn conv2d_backward_bias(g: &ConvGeom, dy: &[f32], db: &mut [f32]) {
         .par_chunks(g.o * hwo)
         .map(|img| {
             img.chunks(hwo)
-                .map(|plane| plane.iter().map(|&v| v as f64).sum::<f64>())
+                .map(crate::cpu::arith::sum_f64_lanes)
                 .collect()
         })
         .collect();
