@@ -138,6 +138,15 @@ fn forward_plane_s1(
     // Outputs whose window lies inside the row: ox in p..p + w + 1 - k.
     let ilo = p.min(wo);
     let ihi = (p + (w + 1).saturating_sub(k)).clamp(ilo, wo);
+    // 'Same' 3×3 (the Inception pool, planes of 6–100 pixels a side): both passes run
+    // over the whole plane as one row, so the vector loops are not cut into rows too
+    // short to vectorise; the wrapped row ends are redone below, the outer rows by the
+    // partial-window path.
+    let flat3 = k == 3 && p == 1 && g.h >= 3 && w >= 3;
+    if flat3 {
+        let hw = g.h * w;
+        max3_row(&x[..hw], &mut hm[1..hw - 1], &mut hi[1..hw - 1]);
+    }
     for r in 0..g.h {
         let row = &x[r * w..][..w];
         let (m, id) = (&mut hm[r * wo..][..wo], &mut hi[r * wo..][..wo]);
@@ -150,7 +159,7 @@ fn forward_plane_s1(
             m[ox] = b;
             id[ox] = i;
         }
-        if ihi == ilo {
+        if ihi == ilo || flat3 {
             continue;
         }
         // Interior output ox reads row[ox − p + kx]; ilo = p here.
@@ -174,6 +183,16 @@ fn forward_plane_s1(
     for oy in 0..ho {
         let (y0, ylo, yhi) = g.window(oy, g.h);
         if k == 3 && ylo == 0 && yhi == 3 {
+            if flat3 {
+                // Every full-window row (oy = 1..h − 1) in one pass at the first.
+                if oy == 1 {
+                    let n = (g.h - 2) * wo;
+                    let m = [&hm[..n], &hm[wo..][..n], &hm[2 * wo..][..n]];
+                    let c = [&hi[..n], &hi[wo..][..n], &hi[2 * wo..][..n]];
+                    max3_column(m, c, &mut y[wo..][..n], &mut arg[wo..][..n]);
+                }
+                continue;
+            }
             // Full window: one fused pass over the three row maxima.
             let r = y0 as usize * wo;
             let (m0, m1, m2) = (&hm[r..][..wo], &hm[r + wo..][..wo], &hm[r + 2 * wo..][..wo]);
@@ -345,7 +364,18 @@ mod tests {
     #[test]
     fn stride_one_path_picks_the_same_argmax_as_the_window_scan_under_ties() {
         for (k, p) in [(1, 0), (2, 1), (3, 1), (3, 0), (5, 2), (4, 1)] {
-            for (h, w) in [(1, 1), (2, 3), (7, 9), (6, 4)] {
+            for (h, w) in [
+                (1, 1),
+                (2, 3),
+                (7, 9),
+                (6, 4),
+                (3, 3),
+                (3, 1),
+                (1, 5),
+                (4, 3),
+                (12, 12),
+                (25, 25),
+            ] {
                 let Ok(g) = PoolGeom::new([1, 1, h, w], k, 1, p) else {
                     continue;
                 };
@@ -370,7 +400,16 @@ mod tests {
     #[test]
     fn fast_paths_match_the_window_scan_with_ties_and_nans() {
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        for (h, w) in [(2, 2), (4, 6), (9, 7), (10, 33)] {
+        for (h, w) in [
+            (2, 2),
+            (4, 6),
+            (9, 7),
+            (10, 33),
+            (3, 3),
+            (3, 5),
+            (25, 25),
+            (6, 6),
+        ] {
             let x: Vec<f32> = seed_values(h * w, (h * w) as u64)
                 .iter()
                 .enumerate()
