@@ -178,21 +178,21 @@ fn forward_plane_s1(
             }
         }
     }
+    if flat3 {
+        // Every full-window row (oy = 1..h − 1) in one pass.
+        let n = (g.h - 2) * wo;
+        let m = [&hm[..n], &hm[wo..][..n], &hm[2 * wo..][..n]];
+        let c = [&hi[..n], &hi[wo..][..n], &hi[2 * wo..][..n]];
+        max3_column(m, c, &mut y[wo..][..n], &mut arg[wo..][..n]);
+    }
     let mut best = vec![0.0f32; wo];
     let mut idx = vec![0.0f32; wo];
     for oy in 0..ho {
+        if flat3 && (1..ho - 1).contains(&oy) {
+            continue;
+        }
         let (y0, ylo, yhi) = g.window(oy, g.h);
         if k == 3 && ylo == 0 && yhi == 3 {
-            if flat3 {
-                // Every full-window row (oy = 1..h − 1) in one pass at the first.
-                if oy == 1 {
-                    let n = (g.h - 2) * wo;
-                    let m = [&hm[..n], &hm[wo..][..n], &hm[2 * wo..][..n]];
-                    let c = [&hi[..n], &hi[wo..][..n], &hi[2 * wo..][..n]];
-                    max3_column(m, c, &mut y[wo..][..n], &mut arg[wo..][..n]);
-                }
-                continue;
-            }
             // Full window: one fused pass over the three row maxima.
             let r = y0 as usize * wo;
             let (m0, m1, m2) = (&hm[r..][..wo], &hm[r + wo..][..wo], &hm[r + 2 * wo..][..wo]);
